@@ -1,0 +1,61 @@
+# Driftline entry points. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export KAFKA_PORT ?= 9092
+export KAFKA_CONTROLLER_PORT ?= 9093
+export DRIFTLINE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+KAFKA := deploy/kafka/kafka.sh
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; Driftline needs Python 3.11+ (set PYTHON=...)" >&2; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed ## Create the virtualenv and install Driftline with its dev tools
+
+kafka-fetch: ## Fetch the Apache Kafka jars from Maven Central into .kafka/ (once)
+	@$(KAFKA) fetch
+
+kafka-up: ## Start the local single-node KRaft broker on 127.0.0.1:$(KAFKA_PORT) (no-op if up)
+	@$(KAFKA) up
+
+kafka-down: ## Stop the local broker this checkout started (by its PID)
+	@$(KAFKA) down
+
+kafka-status: ## Say whether the local broker is running and answering
+	@$(KAFKA) status
+
+test: setup ## Everything a fresh clone needs: setup, broker up, all tests, broker down
+	@was_up=0; $(KAFKA) status >/dev/null 2>&1 && was_up=1; \
+	if ! $(KAFKA) up; then [ $$was_up = 1 ] || $(KAFKA) down; exit 1; fi; \
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	[ $$was_up = 1 ] || $(KAFKA) down; \
+	if [ $$status = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+test-unit: setup ## Unit tests only (no broker)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(PY) -m ruff check app tests
+	$(PY) -m ruff format --check app tests
+
+typecheck: setup ## mypy (strict) on app/
+	$(PY) -m mypy
+
+bench: setup ## Benchmarks (speed and memory), printed with their conditions
+	$(PY) -m tests.bench
+
+clean: kafka-down ## Stop the broker and remove the virtualenv, broker data and caches
+	rm -rf $(VENV) .kafka/data .kafka/logs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""``driftline topics ...``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from app.config import load_settings
+
+
+@click.group()
+def topics() -> None:
+    """Manage Driftline's Kafka topics."""
+
+
+@topics.command("create")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (DRIFTLINE_KAFKA_BOOTSTRAP).")
+@click.option("--partitions", type=int, default=None, help="Partitions (DRIFTLINE_PARTITIONS).")
+def create(bootstrap: str | None, partitions: int | None) -> None:
+    """Create Driftline's topics (idempotent: existing topics are left alone)."""
+    from app.stream.admin import create_topics
+
+    settings = load_settings(kafka_bootstrap=bootstrap, partitions=partitions)
+    for outcome in asyncio.run(create_topics(settings)):
+        state = "created" if outcome.created else "exists "
+        click.echo(
+            f"{state} {outcome.name:<28} partitions={outcome.partitions} "
+            f"cleanup.policy={outcome.cleanup_policy}"
+        )

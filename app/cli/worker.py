@@ -1,0 +1,22 @@
+"""``driftline worker``: run one Faust worker process."""
+
+from __future__ import annotations
+
+import click
+
+from app.config import load_settings
+
+
+@click.command()
+@click.option("--web-port", type=int, default=None, help="Web port (DRIFTLINE_WEB_PORT, 6066).")
+@click.option("--data-dir", default=None, help="State directory (DRIFTLINE_DATA_DIR).")
+@click.option("--loglevel", default=None, help="Log level (DRIFTLINE_LOG_LEVEL, info).")
+def worker(web_port: int | None, data_dir: str | None, loglevel: str | None) -> None:
+    """Start a Driftline worker: joins the group, serves /health on 127.0.0.1; SIGTERM stops it."""
+    from faust import Worker
+
+    from app.stream.app import create_app
+
+    settings = load_settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level, web_port=settings.web_port).execute_from_commandline()

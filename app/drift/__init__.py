@@ -1,0 +1,1 @@
+"""Baselines, histograms, statistics, decision rule and result assembly. Pure: no Faust."""

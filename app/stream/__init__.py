@@ -1,0 +1,1 @@
+"""The stream layer: the only package that imports Faust (and talks to Kafka)."""

@@ -1,0 +1,146 @@
+"""Topic administration with aiokafka's admin client (idempotent create, describe)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from app.config import Settings
+from app.errors import DriftlineError
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    name: str
+    created: bool
+    partitions: int
+    cleanup_policy: str
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Driftline's own topics. The baselines topic is compacted: the latest baseline per model wins."""
+    n = settings.partitions
+    return [
+        TopicSpec(settings.topic_predictions, n, {}),
+        TopicSpec(settings.topic_baselines, n, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.topic_windows, n, {}),
+        TopicSpec(settings.topic_alerts, n, {}),
+        TopicSpec(settings.topic_deadletter, n, {}),
+        TopicSpec(settings.topic_partials, n, {}),
+    ]
+
+
+def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
+    )
+
+
+async def _start(admin: AIOKafkaAdminClient, settings: Settings, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as err:
+            if time.monotonic() > deadline:
+                raise DriftlineError(
+                    f"cannot reach Kafka at {settings.kafka_bootstrap} ({err}); "
+                    "is the broker up? (`make kafka-up`, or set DRIFTLINE_KAFKA_BOOTSTRAP)"
+                ) from None
+            await asyncio.sleep(0.5)
+
+
+async def describe_topics(
+    settings: Settings, names: list[str], timeout_s: float = 15.0
+) -> dict[str, tuple[int, str]]:
+    """Partition count and cleanup.policy per existing topic name."""
+    from aiokafka.admin import ConfigResource, ConfigResourceType
+
+    admin = _admin(settings)
+    await _start(admin, settings, timeout_s)
+    try:
+        described = await admin.describe_topics(names)
+        partitions = {
+            t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0
+        }
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in partitions]
+        policies: dict[str, str] = {}
+        for response in await admin.describe_configs(resources):
+            for _err, _msg, _type, name, entries in response.resources:
+                for entry in entries:
+                    if entry[0] == "cleanup.policy":
+                        policies[name] = entry[1]
+        return {name: (p, policies.get(name, "delete")) for name, p in partitions.items()}
+    finally:
+        await admin.close()
+
+
+async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicOutcome]:
+    """Create Driftline's topics; topics that exist already are left as they are (idempotent)."""
+    specs = topic_specs(settings)
+    admin = _admin(settings)
+    await _start(admin, settings, timeout_s)
+    created: set[str] = set()
+    try:
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=settings.replication_factor,
+                    topic_configs=s.config,
+                )
+                for s in specs
+            ]
+        )
+        for name, code, *rest in response.topic_errors:
+            if code == 0:
+                created.add(name)
+            elif code != TOPIC_ALREADY_EXISTS:
+                message = rest[0] if rest else ""
+                raise DriftlineError(f"creating topic {name!r} failed: error {code} {message}")
+    finally:
+        await admin.close()
+    await _wait_for_leaders(settings, [s.name for s in specs], timeout_s)
+    existing = await describe_topics(settings, [s.name for s in specs])
+    return [
+        TopicOutcome(s.name, s.name in created, *existing.get(s.name, (0, "unknown")))
+        for s in specs
+    ]
+
+
+async def _wait_for_leaders(settings: Settings, names: list[str], timeout_s: float) -> None:
+    """New topics are usable once every partition has a leader."""
+    deadline = time.monotonic() + timeout_s
+    admin = _admin(settings)
+    await _start(admin, settings, timeout_s)
+    try:
+        while True:
+            described = await admin.describe_topics(names)
+            ready = all(
+                t.get("error_code", 0) == 0
+                and t["partitions"]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+                for t in described
+            )
+            if ready:
+                return
+            if time.monotonic() > deadline:
+                raise DriftlineError(f"topics {names} have no partition leaders after {timeout_s}s")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
