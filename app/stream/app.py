@@ -38,6 +38,14 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
     )
 
+    predictions = app.topic(settings.topic_predictions, value_serializer="raw")
+
+    @app.agent(predictions)
+    async def consume(stream: Any) -> None:
+        # Placeholder until the stream issue: joins the group and drains the input topic.
+        async for _ in stream:
+            pass
+
     @app.page("/health")
     async def health(web: Any, request: Any) -> Response:
         return Response(text="ok\n", content_type="text/plain")
