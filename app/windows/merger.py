@@ -1,0 +1,104 @@
+"""Stage 2: merge the partials of (model, window) from every source partition, and decide
+when the window is complete.
+
+A window is complete when every source partition's watermark has passed its end. Each
+source partition sends its watermark to every partials partition *after* the partials it
+completes (one producer, per-partition order), so when the watermark of partition p
+arrives here, p's partials for the windows it covers have arrived too.
+
+Replacing, not adding: a redelivered partial (at-least-once) replaces the copy kept for its
+source partition, so duplicates cannot double-count. A partial for a window that is
+already complete is a duplicate of one that was merged, and is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from app.windows.partial import Partial
+
+
+@dataclass(frozen=True)
+class CompleteWindow:
+    model_id: str
+    window_start_ms: int
+    partials: tuple[Partial, ...]  # sorted by source partition
+
+    @property
+    def n_events(self) -> int:
+        return sum(p.n_events for p in self.partials)
+
+    @property
+    def late_events(self) -> int:
+        return sum(p.late_events for p in self.partials)
+
+
+class WindowMerger:
+    """Pending windows and source watermarks of one partials partition."""
+
+    def __init__(self, sources: int, window_size_ms: int) -> None:
+        self.sources = sources
+        self.window_size_ms = window_size_ms
+        self.closed_upto: list[int | None] = [None] * sources
+        self.pending: dict[tuple[str, int], dict[int, Partial]] = {}
+        self.duplicates_ignored = 0
+
+    def horizon(self) -> int | None:
+        """Every window ending at or before this is complete (None until all sources spoke)."""
+        if any(c is None for c in self.closed_upto):
+            return None
+        return min(c for c in self.closed_upto if c is not None)
+
+    def on_partial(self, partial: Partial) -> bool:
+        """Keep a partial. Returns False when it was a duplicate of an already merged one."""
+        horizon = self.horizon()
+        if horizon is not None and partial.window_start_ms + self.window_size_ms <= horizon:
+            self.duplicates_ignored += 1
+            return False
+        key = (partial.model_id, partial.window_start_ms)
+        self.pending.setdefault(key, {})[partial.source_partition] = partial
+        return True
+
+    def on_watermark(self, source: int, closed_upto_ms: int) -> list[CompleteWindow]:
+        """Record a source's watermark; return the windows it completes, oldest first."""
+        if not 0 <= source < self.sources:
+            raise ValueError(f"watermark from source partition {source}, expected < {self.sources}")
+        current = self.closed_upto[source]
+        if current is not None and closed_upto_ms <= current:
+            return []
+        self.closed_upto[source] = closed_upto_ms
+        horizon = self.horizon()
+        if horizon is None:
+            return []
+        done = sorted(
+            (k for k in self.pending if k[1] + self.window_size_ms <= horizon),
+            key=lambda k: (k[1], k[0]),
+        )
+        out = []
+        for key in done:
+            parts = self.pending.pop(key)
+            out.append(CompleteWindow(key[0], key[1], tuple(parts[p] for p in sorted(parts))))
+        return out
+
+    # -- persistence (the stream layer stores each piece under its own table key) ---------
+    def watermarks_to_bytes(self) -> bytes:
+        return orjson.dumps({"v": 1, "closed_upto": self.closed_upto})
+
+    def restore_watermarks(self, raw: bytes) -> None:
+        values = orjson.loads(raw)["closed_upto"]
+        if len(values) != self.sources:
+            raise ValueError(
+                f"stored watermarks for {len(values)} sources, expected {self.sources}"
+            )
+        self.closed_upto = values
+
+    def pending_to_bytes(self, key: tuple[str, int]) -> bytes:
+        return orjson.dumps([p.to_dict() for _, p in sorted(self.pending.get(key, {}).items())])
+
+    def restore_pending(self, raw: bytes) -> None:
+        for d in orjson.loads(raw):
+            partial = Partial.from_dict(d)
+            key = (partial.model_id, partial.window_start_ms)
+            self.pending.setdefault(key, {})[partial.source_partition] = partial

@@ -1,0 +1,45 @@
+"""A counting accumulator standing in for the drift histogram in window tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.drift.baseline import Baseline, FeatureBaseline, NumericProfile
+
+
+class CountingAccumulator:
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, int] = dict(data or {})
+
+    def add_event(self, features: dict[str, Any], prediction: Any) -> None:
+        for name in features:
+            self.data[name] = self.data.get(name, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+class CountingOps:
+    def new(self, baseline: Baseline) -> CountingAccumulator:
+        return CountingAccumulator()
+
+    def load(self, baseline: Baseline, data: dict[str, Any]) -> CountingAccumulator:
+        return CountingAccumulator(data)
+
+    def merge(self, baseline: Baseline, parts: list[dict[str, Any]]) -> CountingAccumulator:
+        acc = CountingAccumulator()
+        for part in parts:
+            for k, v in part.items():
+                acc.data[k] = acc.data.get(k, 0) + v
+        return acc
+
+
+def make_baseline(model_id: str, baseline_id: str = "bl-0000000000000000") -> Baseline:
+    profile = NumericProfile((0.0, 1.0), (0, 1, 0), 0, 1, 0.0, 1.0, 0.5, 0.5)
+    return Baseline(
+        model_id=model_id,
+        model_version=None,
+        baseline_id=baseline_id,
+        created_at="2026-01-01T00:00:00Z",
+        features=(FeatureBaseline("x", "numeric", "feature", numeric=profile),),
+    )
