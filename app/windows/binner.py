@@ -54,6 +54,10 @@ class PartitionBinner:
     def already_applied(self, offset: int) -> bool:
         return self.applied_offset is not None and offset <= self.applied_offset
 
+    def skip(self, offset: int) -> None:
+        """Mark an event as handled without folding it in (it went to the dead-letter topic)."""
+        self.applied_offset = offset
+
     def on_event(
         self,
         offset: int,
