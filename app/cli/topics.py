@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import click
 
@@ -15,14 +16,27 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (DRIFTLINE_KAFKA_BOOTSTRAP).")
+@click.option(
+    "--bootstrap", default=None, help="Kafka bootstrap servers (DRIFTLINE_KAFKA_BOOTSTRAP)."
+)
 @click.option("--partitions", type=int, default=None, help="Partitions (DRIFTLINE_PARTITIONS).")
-def create(bootstrap: str | None, partitions: int | None) -> None:
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to keep retrying an unreachable broker, and to wait for partition leaders.",
+)
+def create(bootstrap: str | None, partitions: int | None, timeout_s: float) -> None:
     """Create Driftline's topics (idempotent: existing topics are left alone)."""
     from app.stream.admin import create_topics
 
+    # aiokafka logs an ERROR line for every failed connection attempt while we retry; if the
+    # broker stays unreachable, the command reports that itself, in one line.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = load_settings(kafka_bootstrap=bootstrap, partitions=partitions)
-    for outcome in asyncio.run(create_topics(settings)):
+    for outcome in asyncio.run(create_topics(settings, timeout_s=timeout_s)):
         state = "created" if outcome.created else "exists "
         click.echo(
             f"{state} {outcome.name:<28} partitions={outcome.partitions} "

@@ -19,4 +19,5 @@ def worker(web_port: int | None, data_dir: str | None, loglevel: str | None) -> 
 
     settings = load_settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level, web_port=settings.web_port).execute_from_commandline()
+    # The web port and bind address are app settings (create_app); faust's Worker takes neither.
+    Worker(app, loglevel=settings.log_level).execute_from_commandline()

@@ -31,7 +31,10 @@ class TopicOutcome:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Driftline's own topics. The baselines topic is compacted: the latest baseline per model wins."""
+    """Driftline's own topics.
+
+    The baselines topic is compacted: the latest baseline per model wins.
+    """
     n = settings.partitions
     return [
         TopicSpec(settings.topic_predictions, n, {}),
@@ -68,7 +71,8 @@ async def describe_topics(
     settings: Settings, names: list[str], timeout_s: float = 15.0
 ) -> dict[str, tuple[int, str]]:
     """Partition count and cleanup.policy per existing topic name."""
-    from aiokafka.admin import ConfigResource, ConfigResourceType
+    # aiokafka 0.14 does not re-export these from aiokafka.admin.
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     admin = _admin(settings)
     await _start(admin, settings, timeout_s)
@@ -116,7 +120,7 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
     finally:
         await admin.close()
     await _wait_for_leaders(settings, [s.name for s in specs], timeout_s)
-    existing = await describe_topics(settings, [s.name for s in specs])
+    existing = await describe_topics(settings, [s.name for s in specs], timeout_s)
     return [
         TopicOutcome(s.name, s.name in created, *existing.get(s.name, (0, "unknown")))
         for s in specs
