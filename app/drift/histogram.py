@@ -1,0 +1,461 @@
+"""Window histograms: one model's events of one window, counted in its baseline's cells.
+
+Per baseline feature a window keeps ``cells`` (the baseline's layout, see
+``app.drift.baseline``) plus three counters:
+
+* ``nulls``: JSON null or a float NaN (pandas' missing value; JSON cannot carry NaN).
+  Events that lack the key are not counted here; they are ``missing(i) = n_events -
+  present(i)``, derived, because every value that does appear lands in exactly one of
+  cells, nulls, unseen or mismatched.
+* ``unseen``: categorical values provably never seen in training (rule below).
+* ``mismatched``: values of the wrong JSON type (rule below), not binned.
+
+Numeric features. int and float are binned with the baseline's edges (``bisect`` on a
+Python list: for one value that is several times faster than a numpy call). -inf lands
+in underflow, +inf in overflow. bool is *not* a number here: ``true`` in a numeric
+feature is a type change, so it counts as mismatched, as does any string (a number sent
+as text is a contract change, not a value to parse) and any object or array.
+
+Categorical and boolean features. A value's text key is the string itself, "true" /
+"false" for booleans, ``str(n)`` for an integer and for an integral float (``3.0`` ->
+"3"), ``repr(x)`` for other floats. Then:
+
+1. a key among the baseline's top-K categories counts in its cell, whatever its JSON
+   type (the baseline proves such values legitimate, e.g. an integer-coded category);
+2. otherwise a value of a foreign JSON type is mismatched. The native type is str for a
+   categorical feature (numbers too when every baseline category reads as a number) and
+   bool for a boolean one;
+3. otherwise the value is outside the top K. A baseline keeps only the top-K categories,
+   so such a value may be a rare training value (in the baseline's "other" bucket) or a
+   new one, and the two cannot be told apart. The rule: when the baseline's "other"
+   bucket is empty, its vocabulary is complete and the value is provably new: it counts
+   as ``unseen`` (not in any cell). When the "other" bucket is not empty, the value goes
+   to the "other" cell and ``unseen`` stays 0: its growth still shows in the
+   distribution tests (chi-square, JS, PSI over the cells), and the unseen-share statistic
+   is reported only for features whose vocabulary is complete.
+
+Features the baseline does not know. Their names are kept with a count of non-null
+values, nulls and a bit mask of the JSON types seen. Memory is bounded: only the
+``UNKNOWN_CAP`` lexicographically smallest names are kept (``unknown_truncated`` says
+when more existed). Keeping the smallest names, not the first ones, makes the kept set
+and its counts exact and independent of event order and of how partials are merged.
+
+The prediction is profiled as the baseline's prediction feature (role "prediction"): a
+number or string as is, a class-probability object as its argmax class (ties: the first
+class in sorted order). A baseline without a prediction profile ignores predictions.
+
+``merge`` adds counts: it is associative and commutative, with ``empty`` as identity.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from math import inf, nextafter
+from typing import Any
+
+from app.drift.baseline import Baseline, FeatureBaseline
+
+UNKNOWN_CAP = 32
+SERIAL_VERSION = 1
+
+# JSON type bits recorded for unknown features.
+KIND_NUMBER = 1
+KIND_STRING = 2
+KIND_BOOLEAN = 4
+KIND_OTHER = 8
+
+_NUMERIC = 0
+_CATEGORICAL = 1
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one feature's values are binned (built once per baseline)."""
+
+    index: int
+    numeric: bool
+    # Numeric: the edges with the last one nudged up by one ulp, so that ``bisect_right``
+    # alone gives the cell (the last inner bin is closed on the right).
+    edges: list[float]
+    # Categorical: text key -> cell; ``other`` is the last cell.
+    lookup: dict[str, int]
+    other: int
+    complete: bool  # baseline "other" bucket empty: outside the top K means unseen
+    numbers_native: bool  # numbers are the categorical feature's own type
+    bools_native: bool
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _plan(index: int, f: FeatureBaseline) -> _Plan:
+    if f.numeric is not None:
+        edges = list(f.numeric.edges)
+        edges[-1] = nextafter(edges[-1], inf)
+        return _Plan(index, True, edges, {}, 0, False, False, False)
+    assert f.categorical is not None
+    cats = f.categorical.categories
+    return _Plan(
+        index=index,
+        numeric=False,
+        edges=[],
+        lookup={c: i for i, c in enumerate(cats)},
+        other=len(cats),
+        complete=f.categorical.counts[-1] == 0,
+        numbers_native=f.type == "categorical" and bool(cats) and all(map(_reads_as_number, cats)),
+        bools_native=f.type == "boolean",
+    )
+
+
+class HistogramLayout:
+    """The cells of every baseline feature, and the binning plan for each (per baseline)."""
+
+    def __init__(self, baseline: Baseline) -> None:
+        self.baseline_id = baseline.baseline_id
+        self.names: tuple[str, ...] = tuple(f.name for f in baseline.features)
+        self.n_cells: tuple[int, ...] = tuple(f.n_bins for f in baseline.features)
+        plans = [_plan(i, f) for i, f in enumerate(baseline.features)]
+        self.feature_plans: dict[str, _Plan] = {
+            p_name: p
+            for p_name, p, f in zip(self.names, plans, baseline.features, strict=True)
+            if f.role == "feature"
+        }
+        pred = [p for p, f in zip(plans, baseline.features, strict=True) if f.role == "prediction"]
+        self.prediction_plan: _Plan | None = pred[0] if pred else None
+
+
+_Slot = tuple[list[int], list[float] | None, dict[str, int], _Plan]
+
+_layouts: dict[int, tuple[Baseline, HistogramLayout]] = {}
+
+
+def layout_for(baseline: Baseline) -> HistogramLayout:
+    """The (cached) layout of a baseline; the cache holds the few baselines in use."""
+    hit = _layouts.get(id(baseline))
+    if hit is not None and hit[0] is baseline:
+        return hit[1]
+    if len(_layouts) >= 64:
+        _layouts.pop(next(iter(_layouts)))
+    layout = HistogramLayout(baseline)
+    _layouts[id(baseline)] = (baseline, layout)
+    return layout
+
+
+def _category_key(value: object) -> str | None:
+    """Text key of a non-string scalar for category lookup (None: not a scalar)."""
+    t = type(value)
+    if t is bool:
+        return "true" if value else "false"
+    if t is int:
+        return str(value)
+    if t is float:
+        assert isinstance(value, float)
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _kind_bit(value: object) -> int:
+    t = type(value)
+    if t is bool:
+        return KIND_BOOLEAN
+    if t is int or t is float:
+        return KIND_NUMBER
+    if t is str:
+        return KIND_STRING
+    return KIND_OTHER
+
+
+def prediction_value(prediction: object) -> object:
+    """The value profiled for a prediction: class-probability objects become their argmax."""
+    if isinstance(prediction, Mapping):
+        best: tuple[float, str] | None = None
+        for cls in sorted(prediction, key=str):
+            p = prediction[cls]
+            if type(p) not in (int, float):
+                return prediction  # not a probability object: a type mismatch
+            if best is None or p > best[0]:
+                best = (float(p), str(cls))
+        return None if best is None else best[1]
+    return prediction
+
+
+class WindowHistogram:
+    """Counts of one model's window (or one partition's part of it) over a baseline's cells."""
+
+    __slots__ = (
+        "_slots",
+        "cells",
+        "layout",
+        "mismatched",
+        "n_events",
+        "nulls",
+        "unknown",
+        "unknown_truncated",
+        "unseen",
+    )
+
+    def __init__(self, layout: HistogramLayout) -> None:
+        self.layout = layout
+        self.n_events = 0
+        self.cells: list[list[int]] = [[0] * k for k in layout.n_cells]
+        self.nulls: list[int] = [0] * len(layout.names)
+        self.unseen: list[int] = [0] * len(layout.names)
+        self.mismatched: list[int] = [0] * len(layout.names)
+        # name -> [non-null values, nulls, JSON kind bits]
+        self.unknown: dict[str, list[int]] = {}
+        self.unknown_truncated = False
+        # name -> (this histogram's cell list, numeric edges or None, category lookup, plan).
+        # The cell lists are only ever updated in place, so the slots stay valid.
+        self._slots: dict[str, _Slot] = {
+            name: (self.cells[p.index], p.edges if p.numeric else None, p.lookup, p)
+            for name, p in layout.feature_plans.items()
+        }
+
+    @classmethod
+    def empty(cls, baseline: Baseline) -> WindowHistogram:
+        return cls(layout_for(baseline))
+
+    # -- counting ------------------------------------------------------------------------
+    def add_event(self, features: Mapping[str, object], prediction: object) -> None:
+        """Count one event. Never raises on odd values: they count as null or mismatched."""
+        self.n_events += 1
+        slots = self._slots
+        for name, value in features.items():
+            slot = slots.get(name)
+            if slot is None:
+                self._add_unknown(name, value)
+                continue
+            # Hot path, inlined on purpose: exact type checks are the cheapest dispatch, and
+            # the slot holds this histogram's own cell list, so no double indexing.
+            row, edges, lookup, plan = slot
+            t = type(value)
+            if edges is not None:
+                if t is float:
+                    if value == value:  # False only for NaN
+                        row[bisect_right(edges, value)] += 1  # type: ignore[call-overload]
+                    else:
+                        self.nulls[plan.index] += 1
+                elif t is int:
+                    row[bisect_right(edges, value)] += 1  # type: ignore[call-overload]
+                elif value is None:
+                    self.nulls[plan.index] += 1
+                else:
+                    self.mismatched[plan.index] += 1
+            elif t is str:
+                cell = lookup.get(value)  # type: ignore[call-overload]
+                if cell is not None:
+                    row[cell] += 1
+                else:
+                    self._add_outside(plan, native=not plan.bools_native)
+            else:
+                self._add_categorical_other(plan, value)
+        pplan = self.layout.prediction_plan
+        if pplan is not None:
+            t = type(prediction)
+            if t is float or t is str or t is int:  # skip the slow Mapping check
+                self._add_value(pplan, prediction)
+            else:
+                self._add_value(pplan, prediction_value(prediction))
+
+    def _add_value(self, plan: _Plan, value: object) -> None:
+        if plan.numeric:
+            t = type(value)
+            if (t is float and value == value) or t is int:
+                self.cells[plan.index][bisect_right(plan.edges, value)] += 1  # type: ignore[call-overload]
+            elif value is None or t is float:
+                self.nulls[plan.index] += 1
+            else:
+                self.mismatched[plan.index] += 1
+        elif type(value) is str:
+            cell = plan.lookup.get(value)
+            if cell is not None:
+                self.cells[plan.index][cell] += 1
+            else:
+                self._add_outside(plan, native=not plan.bools_native)
+        else:
+            self._add_categorical_other(plan, value)
+
+    def _add_categorical_other(self, plan: _Plan, value: object) -> None:
+        """A non-string value of a categorical or boolean feature."""
+        if value is None or (type(value) is float and value != value):
+            self.nulls[plan.index] += 1
+            return
+        key = _category_key(value)
+        if key is None:
+            self.mismatched[plan.index] += 1
+            return
+        cell = plan.lookup.get(key)
+        if cell is not None:
+            self.cells[plan.index][cell] += 1
+        elif type(value) is bool:
+            self._add_outside(plan, native=plan.bools_native)
+        else:
+            self._add_outside(plan, native=plan.numbers_native)
+
+    def _add_outside(self, plan: _Plan, *, native: bool) -> None:
+        """A categorical value outside the top K (see the module docstring, rules 2 and 3)."""
+        if not native:
+            self.mismatched[plan.index] += 1
+        elif plan.complete:
+            self.unseen[plan.index] += 1
+        else:
+            self.cells[plan.index][plan.other] += 1
+
+    def _add_unknown(self, name: str, value: object) -> None:
+        entry = self.unknown.get(name)
+        if entry is None:
+            if len(self.unknown) >= UNKNOWN_CAP:
+                self.unknown_truncated = True
+                largest = max(self.unknown)
+                if name > largest:
+                    return
+                del self.unknown[largest]
+            entry = self.unknown[name] = [0, 0, 0]
+        if value is None or (type(value) is float and value != value):
+            entry[1] += 1
+        else:
+            entry[0] += 1
+            entry[2] |= _kind_bit(value)
+
+    # -- derived counts --------------------------------------------------------------------
+    def present(self, index: int) -> int:
+        """Events in which feature ``index`` appeared (any value, null included)."""
+        return (
+            sum(self.cells[index]) + self.nulls[index] + self.unseen[index] + self.mismatched[index]
+        )
+
+    def missing(self, index: int) -> int:
+        """Events that did not carry feature ``index`` at all."""
+        return self.n_events - self.present(index)
+
+    # -- algebra ---------------------------------------------------------------------------
+    def merge_from(self, other: WindowHistogram) -> None:
+        """Add ``other``'s counts into this histogram (same baseline required)."""
+        if other.layout.baseline_id != self.layout.baseline_id:
+            raise ValueError(
+                f"cannot merge histograms of baselines {self.layout.baseline_id} "
+                f"and {other.layout.baseline_id}"
+            )
+        self.n_events += other.n_events
+        for mine, theirs in zip(self.cells, other.cells, strict=True):
+            for j, c in enumerate(theirs):
+                mine[j] += c
+        for dst, src in (
+            (self.nulls, other.nulls),
+            (self.unseen, other.unseen),
+            (self.mismatched, other.mismatched),
+        ):
+            for i, c in enumerate(src):
+                dst[i] += c
+        merged = {k: list(v) for k, v in self.unknown.items()}
+        for name, (n, nulls, kinds) in other.unknown.items():
+            entry = merged.setdefault(name, [0, 0, 0])
+            entry[0] += n
+            entry[1] += nulls
+            entry[2] |= kinds
+        keep = sorted(merged)[:UNKNOWN_CAP]
+        self.unknown_truncated = (
+            self.unknown_truncated or other.unknown_truncated or len(merged) > UNKNOWN_CAP
+        )
+        self.unknown = {k: merged[k] for k in keep}
+
+    def copy(self) -> WindowHistogram:
+        out = WindowHistogram(self.layout)
+        out.merge_from(self)
+        return out
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Compact form for Kafka and changelogs: per feature ``[nulls, unseen, mismatched,
+        *cells]``, unknown features as ``[non-null, nulls, kind bits]``."""
+        return {
+            "v": SERIAL_VERSION,
+            "baseline_id": self.layout.baseline_id,
+            "n_events": self.n_events,
+            "features": {
+                name: [self.nulls[i], self.unseen[i], self.mismatched[i], *self.cells[i]]
+                for i, name in enumerate(self.layout.names)
+            },
+            "unknown": {k: list(self.unknown[k]) for k in sorted(self.unknown)},
+            "unknown_truncated": self.unknown_truncated,
+        }
+
+    @classmethod
+    def from_dict(cls, baseline: Baseline, data: Mapping[str, Any]) -> WindowHistogram:
+        """Inverse of ``to_dict``; raises ValueError when ``data`` does not fit the baseline."""
+        layout = layout_for(baseline)
+        if data.get("v") != SERIAL_VERSION:
+            raise ValueError(f"histogram format version {data.get('v')!r}, expected 1")
+        if data.get("baseline_id") != layout.baseline_id:
+            raise ValueError(
+                f"histogram of baseline {data.get('baseline_id')!r}, expected {layout.baseline_id}"
+            )
+        out = cls(layout)
+        out.n_events = _count(data.get("n_events"), "n_events")
+        features = data.get("features")
+        if not isinstance(features, Mapping) or set(features) != set(layout.names):
+            raise ValueError("histogram features do not match the baseline's features")
+        for i, name in enumerate(layout.names):
+            row = features[name]
+            if not isinstance(row, list) or len(row) != 3 + layout.n_cells[i]:
+                raise ValueError(f"feature {name!r}: expected {3 + layout.n_cells[i]} counts")
+            counts = [_count(c, name) for c in row]
+            out.nulls[i], out.unseen[i], out.mismatched[i] = counts[:3]
+            out.cells[i][:] = counts[3:]
+            if out.present(i) > out.n_events:
+                raise ValueError(f"feature {name!r}: more values than events")
+        unknown = data.get("unknown", {})
+        if not isinstance(unknown, Mapping) or len(unknown) > UNKNOWN_CAP:
+            raise ValueError("histogram 'unknown' must map at most 32 names to counts")
+        for name, row in unknown.items():
+            if not isinstance(row, list) or len(row) != 3:
+                raise ValueError(f"unknown feature {name!r}: expected 3 counts")
+            out.unknown[str(name)] = [_count(c, name) for c in row]
+        out.unknown_truncated = bool(data.get("unknown_truncated", False))
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WindowHistogram):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"WindowHistogram(baseline={self.layout.baseline_id}, n_events={self.n_events})"
+
+
+def _count(value: object, where: str) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{where}: counts must be non-negative integers, got {value!r}")
+    return value
+
+
+def merge(a: WindowHistogram, b: WindowHistogram) -> WindowHistogram:
+    """a + b as a new histogram (associative, commutative; ``empty`` is the identity)."""
+    out = a.copy()
+    out.merge_from(b)
+    return out
+
+
+class HistogramOps:
+    """``app.windows.partial.AccumulatorOps`` for window histograms."""
+
+    def new(self, baseline: Baseline) -> WindowHistogram:
+        return WindowHistogram.empty(baseline)
+
+    def load(self, baseline: Baseline, data: dict[str, Any]) -> WindowHistogram:
+        return WindowHistogram.from_dict(baseline, data)
+
+    def merge(self, baseline: Baseline, parts: list[dict[str, Any]]) -> WindowHistogram:
+        out = WindowHistogram.empty(baseline)
+        for part in parts:
+            out.merge_from(WindowHistogram.from_dict(baseline, part))
+        return out

@@ -1,0 +1,71 @@
+"""Two-sample Kolmogorov-Smirnov from binned counts.
+
+Statistic. With cumulative counts B_j, W_j over the cells (underflow, inner bins,
+overflow) and totals n_b, n_w,
+
+    D = max_j | B_j / n_b - W_j / n_w |,
+
+computed exactly in integers as max_j |B_j n_w - W_j n_b| / (n_b n_w), so identical
+histograms give exactly 0 and swapping the samples gives exactly the same value.
+
+What binning costs. The binned ECDFs are the raw ECDFs seen only at the cell boundaries,
+so D_binned <= D_raw. Inside cell i each raw ECDF moves by at most its cell mass, so
+
+    0 <= D_raw - D_binned <= max_i max(b_i / n_b, w_i / n_w)
+
+(``ks_binning_error_bound``). With decile bins the raw statistic can be up to ~0.1
+larger; the p-value from D_binned is therefore conservative (never smaller than the raw
+one), which errs towards fewer alarms.
+
+p-value. Asymptotic Kolmogorov distribution with the effective sample size
+n_e = n_b n_w / (n_b + n_w):  p = Q_KS(sqrt(n_e) D),  Q_KS(x) = 2 sum_{k>=1} (-1)^(k-1)
+exp(-2 k^2 x^2) (``scipy.special.kolmogorov``, ~0.1 us; scipy's exact ``kstwo`` takes
+milliseconds). For n_e in the hundreds and above the asymptotic value is within ~0.01 of
+the exact finite-n one and slightly above it (conservative). KS assumes continuous
+data; with ties (integer features) it is conservative as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import sqrt
+
+from scipy.special import kolmogorov
+
+
+def ks_statistic(base: Sequence[int], win: Sequence[int]) -> float:
+    """Binned two-sample KS statistic D in [0, 1]; 0 when either sample is empty."""
+    nb = sum(base)
+    nw = sum(win)
+    if nb == 0 or nw == 0:
+        return 0.0
+    cb = cw = 0
+    widest = 0
+    for b, w in zip(base, win, strict=True):
+        cb += b
+        cw += w
+        gap = abs(cb * nw - cw * nb)
+        if gap > widest:
+            widest = gap
+    return widest / (nb * nw)
+
+
+def ks_pvalue(d: float, n_base: int, n_win: int) -> float:
+    """Asymptotic two-sided p-value of D for sample sizes n_base, n_win; 1 when either is 0."""
+    if n_base <= 0 or n_win <= 0 or d <= 0.0:
+        return 1.0
+    en = n_base * n_win / (n_base + n_win)
+    p = float(kolmogorov(sqrt(en) * d))
+    return min(1.0, max(0.0, p))
+
+
+def ks_binning_error_bound(base: Sequence[int], win: Sequence[int]) -> float:
+    """Upper bound of D_raw - D_binned: the largest cell mass in either sample."""
+    nb = sum(base)
+    nw = sum(win)
+    bound = 0.0
+    if nb:
+        bound = max(b / nb for b in base)
+    if nw:
+        bound = max(bound, max(w / nw for w in win))
+    return bound
