@@ -219,16 +219,19 @@ def sha16(text: str) -> str:
 
 
 def test_example_ids_follow_the_spec() -> None:
-    for path in [*EXAMPLES.glob("window-result.*.json"), EXAMPLES / "drift-event.json"]:
+    for path in [*EXAMPLES.glob("window-result.*.json"), *EXAMPLES.glob("drift-event*.json")]:
         doc = load(path)
         w = doc["window"]
         key = f"{doc['model_id']}|{doc['baseline_id']}|{w['start_ms']}|{w['size_seconds']}"
         assert doc["window_id"] == f"win-{sha16(key)}", path.name
         assert w["end_ms"] - w["start_ms"] == 1000 * w["size_seconds"], path.name
-    alert = load(EXAMPLES / "drift-event.json")
-    w = alert["window"]
-    key = f"alert|{alert['model_id']}|{alert['baseline_id']}|{w['start_ms']}|{w['size_seconds']}"
-    assert alert["alert_id"] == f"alert-{sha16(key)}"
+    for path in EXAMPLES.glob("drift-event*.json"):
+        alert = load(path)
+        w = alert["window"]
+        key = (
+            f"alert|{alert['model_id']}|{alert['baseline_id']}|{w['start_ms']}|{w['size_seconds']}"
+        )
+        assert alert["alert_id"] == f"alert-{sha16(key)}", path.name
 
 
 def test_example_baseline_counts_match_its_bins() -> None:
