@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from app.errors import InputError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def csv_file(path: Path, header: list[str], rows: list[list[object]]) -> str:
+def csv_file(path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> str:
     def cell(v: object) -> str:
         if v is None:
             return ""
@@ -36,7 +37,7 @@ def csv_file(path: Path, header: list[str], rows: list[list[object]]) -> str:
     return str(path)
 
 
-def jsonl_file(path: Path, records: list[dict[str, object]]) -> str:
+def jsonl_file(path: Path, records: Sequence[Mapping[str, object]]) -> str:
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     return str(path)
 
