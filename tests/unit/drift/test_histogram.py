@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import orjson
@@ -136,8 +137,13 @@ def test_booleans() -> None:
     assert _one("flag", True) == [0, 0, 0, 0, 1, 0]
     assert _one("flag", False) == [0, 0, 0, 1, 0, 0]
     assert _one("flag", "true") == [0, 0, 0, 0, 1, 0]  # text of a known category
+    assert _one("flag", "TRUE") == [0, 0, 0, 0, 1, 0]
+    assert _one("flag", "False") == [0, 0, 0, 1, 0, 0]
+    assert _one("flag", 1) == [0, 0, 0, 0, 1, 0]  # 0/1 read as booleans, as the builder does
+    assert _one("flag", 0.0) == [0, 0, 0, 1, 0, 0]
+    assert _one("flag", "0") == [0, 0, 0, 1, 0, 0]
     assert _one("flag", "yes") == [0, 0, 1, 0, 0, 0]
-    assert _one("flag", 1) == [0, 0, 1, 0, 0, 0]
+    assert _one("flag", 2) == [0, 0, 1, 0, 0, 0]
     assert _one("flag", None) == [1, 0, 0, 0, 0, 0]
 
 
@@ -266,3 +272,67 @@ def test_ops_fit_the_window_accumulator_protocol() -> None:
     merged = ops.merge(BASELINE, [a.to_dict(), b.to_dict()])
     assert merged.n_events == 3
     assert _row(merged, "x") == [0, 0, 0, 0, 0, 2, 1, 0]
+
+
+_ODD = [
+    None,
+    math.nan,
+    math.inf,
+    -math.inf,
+    True,
+    False,
+    "3.5",
+    "paris",
+    "TRUE",
+    2**60,
+    10**400,
+    -(2**53) - 1,
+    0,
+    4.0,
+    2.5,
+    -0.0,
+    [1],
+    {"a": 1},
+]
+
+
+def _random_value(rng: random.Random) -> object:
+    r = rng.random()
+    if r < 0.5:
+        return round(rng.uniform(-1.0, 5.0), rng.choice([0, 1, 3]))
+    if r < 0.65:
+        return rng.randint(-2, 6)
+    if r < 0.85:
+        return rng.choice(
+            ["berlin", "paris", "rome", "basic", "pro", "enterprise", "10115", "true"]
+        )
+    return rng.choice(_ODD)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.floats(0.0, 1.0))
+def test_batched_binning_equals_the_one_value_path(seed: int, odd_share: float) -> None:
+    """Events with exactly the baseline's features are binned in batches: same counts."""
+    rng = random.Random(seed)
+    names = [f.name for f in BASELINE.features if f.role == "feature"]
+    batched = WindowHistogram.empty(BASELINE)
+    reference = WindowHistogram(batched.layout, batch=False)
+    for _ in range(rng.choice([5, 300, 700])):
+        if rng.random() < odd_share:  # a missing or an extra key: the one-value path
+            features = {n: _random_value(rng) for n in names if rng.random() < 0.8}
+            if rng.random() < 0.3:
+                features["extra"] = 1
+        else:
+            plain = rng.random() < 0.7  # many batches hold only numbers and nulls
+            features = {
+                n: (
+                    rng.choice([rng.uniform(-1, 5), rng.randint(0, 4), None])
+                    if plain
+                    else _random_value(rng)
+                )
+                for n in names
+            }
+        prediction = rng.choice([rng.random(), "x", None, {"a": 0.2, "b": 0.8}])
+        batched.add_event(features, prediction)
+        reference.add_event(features, prediction)
+    assert batched.to_dict() == reference.to_dict()
