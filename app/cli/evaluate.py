@@ -2,10 +2,150 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
 import click
+
+from app.drift.baseline_io import load_baseline
+from app.drift.config import load_config
+from app.drift.decision import WindowEvaluation
+from app.drift.evaluate import evaluate_file
+from app.drift.readers import FORMATS
+from app.drift.results import rfc3339_ms, to_json
 
 
 @click.command()
-def evaluate() -> None:
-    """Evaluate a whole file as one window against a baseline."""
-    raise click.ClickException("not implemented yet")
+@click.option("--baseline", "baseline_path", required=True, help="Baseline JSON file.")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    help="Events or records: .csv, .jsonl/.ndjson, .parquet/.pq (the whole file is one window).",
+)
+@click.option("--config", "config_path", default=None, help="drift.toml with decision settings.")
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="json: the window result document; table: one row per feature.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Input format (default: from the extension).",
+)
+@click.option(
+    "--prediction-column",
+    default=None,
+    help="Column holding the model's output (default: __prediction__, as prediction-event "
+    "JSONL has).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    help="Column to leave out (repeatable, or comma-separated), e.g. the label or an id.",
+)
+@click.option("--fail-on-drift", is_flag=True, help="Exit with status 1 when the window drifted.")
+def evaluate(
+    baseline_path: str,
+    input_path: str,
+    config_path: str | None,
+    out_format: str,
+    input_format: str | None,
+    prediction_column: str | None,
+    exclude: tuple[str, ...],
+    fail_on_drift: bool,
+) -> None:
+    """Evaluate a whole file as one window against a baseline and print the result."""
+    baseline = load_baseline(baseline_path)
+    config = load_config(config_path) if config_path else None
+    excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
+    result = evaluate_file(
+        baseline,
+        input_path,
+        emitted_at=rfc3339_ms(time.time_ns() // 1_000_000),
+        config=config,
+        fmt=input_format,
+        prediction_column=prediction_column,
+        exclude=excluded,
+    )
+    doc = result.document
+    if out_format == "json":
+        sys.stdout.buffer.write(to_json(doc) + b"\n")
+        sys.stdout.flush()
+    else:
+        click.echo(format_table(doc, result.evaluation))
+    if fail_on_drift and doc["status"] == "drift":
+        sys.exit(1)
+
+
+def _num(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_table(doc: Mapping[str, Any], evaluation: WindowEvaluation) -> str:
+    """A readable summary: the window, then one row per feature with the tests that fired."""
+    fired = {f.name: ",".join(f.reasons) for f in evaluation.features}
+    ds = doc["dataset"]
+    window = doc["window"]
+    contract = doc["contract"]
+    lines = [
+        f"model     {doc['model_id']}"
+        + (f" {doc['model_version']}" if doc["model_version"] else "")
+        + f"  baseline {doc['baseline_id']}",
+        f"window    {window['start']} .. {window['end']}  ({doc['n_events']:,} events)",
+        f"status    {doc['status']}  severity {doc['severity']}  drifted "
+        f"{ds['n_drifted']}/{ds['n_tested']} tested of {ds['n_features']} features"
+        + ("  prediction drifted" if ds["prediction_drift"] else ""),
+    ]
+    for key in ("unavailable", "unknown", "type_changed"):
+        if contract[key]:
+            lines.append(f"{key:<9} {', '.join(contract[key])}")
+    header = ("feature", "type", "n", "test", "p", "p_adj", "effect", "status", "flagged by")
+    rows = [header]
+    for f in doc["features"]:
+        effect = f["effect"]
+        effect_text = (
+            f"{effect['name']} {_num(effect['value'])} / {_num(effect['threshold'])}"
+            if effect is not None
+            else "-"
+        )
+        rows.append(
+            (
+                f["name"],
+                f["type"] or "-",
+                f"{f['n']:,}",
+                f["test"] or "-",
+                _num(f["p_value"]),
+                _num(f["p_value_adjusted"]),
+                effect_text,
+                f["status"],
+                fired.get(f["name"]) or "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    right = {2, 4, 5}
+    lines.append("")
+    for r in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    lines.append(
+        "effect: value / bar (the threshold plus sampling noise at this n); flagged by: "
+        "distribution (KS or chi-square), null_rate (share without a usable value), "
+        "unseen (categories never seen in training)"
+    )
+    return "\n".join(lines)
