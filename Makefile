@@ -8,6 +8,8 @@ export KAFKA_CONTROLLER_PORT ?= 9093
 export DRIFTLINE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 KAFKA := deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
+BENCH ?=
+DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
@@ -54,8 +56,17 @@ lint: setup ## ruff
 typecheck: setup ## mypy (strict) on app/
 	$(PY) -m mypy
 
-bench: setup ## Benchmarks (speed and memory), printed with their conditions
-	$(PY) -m tests.bench
+bench: setup ## Benchmarks (speed, memory) printed with their conditions; starts the broker
+	@was_up=0; $(KAFKA) status >/dev/null 2>&1 && was_up=1; \
+	if ! $(KAFKA) up; then [ $$was_up = 1 ] || $(KAFKA) down; exit 1; fi; \
+	$(PY) -m tests.bench $(BENCH); status=$$?; \
+	[ $$was_up = 1 ] || $(KAFKA) down; exit $$status
+
+demo: setup ## The main job end to end: broker, topics, baseline, worker, drifting traffic, alerts
+	@was_up=0; $(KAFKA) status >/dev/null 2>&1 && was_up=1; \
+	if ! $(KAFKA) up; then [ $$was_up = 1 ] || $(KAFKA) down; exit 1; fi; \
+	trap '[ $$was_up = 1 ] || $(KAFKA) down' EXIT; trap 'exit 130' INT TERM; \
+	$(PY) -m app demo $(DEMO_ARGS)
 
 clean: kafka-down ## Stop the broker and remove the virtualenv, broker data and caches
 	rm -rf $(VENV) .kafka/data .kafka/logs .pytest_cache .mypy_cache .ruff_cache

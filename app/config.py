@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         30, ge=1, description="A partition idle this long advances by wall clock (live mode)."
     )
 
+    drift_config: Path | None = Field(
+        None, description="drift.toml with decision thresholds (defaults when unset)."
+    )
+
     web_host: str = Field("127.0.0.1", description="Bind address of the worker's web server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /health, /ready, /metrics.")
     data_dir: Path = Field(Path("data"), description="Worker state directory (tables).")
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
         """Faust broker URL list, e.g. ``kafka://127.0.0.1:9092``."""
         return ";".join(f"kafka://{hp.strip()}" for hp in self.kafka_bootstrap.split(","))
 
+    def topic_ticks(self) -> str:
+        """Internal idle-partition ticks topic of this app id."""
+        return f"{self.app_id}-ticks"
+
     def topic_names(self) -> list[str]:
         return [
             self.topic_predictions,
@@ -60,6 +68,7 @@ class Settings(BaseSettings):
             self.topic_alerts,
             self.topic_deadletter,
             self.topic_partials,
+            self.topic_ticks(),
         ]
 
 

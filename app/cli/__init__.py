@@ -9,8 +9,10 @@ import click
 from app import __version__
 from app.cli.baseline import baseline
 from app.cli.evaluate import evaluate
+from app.cli.publish import publish
 from app.cli.topics import topics
 from app.cli.worker import worker
+from app.demo import demo
 from app.errors import DriftlineError
 
 
@@ -24,10 +26,12 @@ def cli() -> None:
     """
 
 
+baseline.add_command(publish)
 cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(baseline)
 cli.add_command(evaluate)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from app.config import load_settings
@@ -15,9 +17,13 @@ def worker(web_port: int | None, data_dir: str | None, loglevel: str | None) -> 
     """Start a Driftline worker: joins the group, serves /health on 127.0.0.1; SIGTERM stops it."""
     from faust import Worker
 
+    from app.stream.admin import create_topics
     from app.stream.app import create_app
 
     settings = load_settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
+    # Topics first (idempotent): Faust would otherwise auto-create the input and the ticks
+    # topic with the broker's default partition count, breaking co-partitioning.
+    asyncio.run(create_topics(settings))
     app = create_app(settings)
     # The web port and bind address are app settings (create_app); faust's Worker takes neither.
     Worker(app, loglevel=settings.log_level).execute_from_commandline()

@@ -28,6 +28,7 @@ class Drift:
     """What changes once event time reaches ``start_ms``."""
 
     start_ms: int
+    end_ms: int | None = None  # None: the drift lasts
     amount_factor: float = 1.6  # amounts grow: a new merchant mix / inflation
     country_shift: bool = True  # US share 10% -> 30%
     device_null_rate: float = 0.15  # a broken upstream starts sending nulls
@@ -107,7 +108,12 @@ def events(
     rng = random.Random(seed)
     for i in range(count):
         ts = start_ms + int(i * spacing_ms)
-        row = _row(rng, drift if drift is not None and ts >= drift.start_ms else None)
+        active = (
+            drift is not None
+            and ts >= drift.start_ms
+            and (drift.end_ms is None or ts < drift.end_ms)
+        )
+        row = _row(rng, drift if active else None)
         prob = row.pop("fraud_probability")
         event: dict[str, Any] = {
             "model_id": model_id,

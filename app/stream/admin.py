@@ -43,6 +43,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_alerts, n, {}),
         TopicSpec(settings.topic_deadletter, n, {}),
         TopicSpec(settings.topic_partials, n, {}),
+        # Idle-partition ticks, co-partitioned with the input (one per app id).
+        TopicSpec(settings.topic_ticks(), n, {"retention.ms": str(3600 * 1000)}),
     ]
 
 

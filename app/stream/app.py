@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
 from aiohttp.web import Response
 
 from app.config import Settings
+from app.stream.baseline_feed import BaselineFeed
+from app.stream.metrics import DriftlineMetrics
+from app.stream.pipeline import Pipeline
+from app.windows.baselines import BaselineRegistry
+from app.windows.close import WindowCloser, histogram_ops
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     """Build the Faust app from settings.
 
     Faust's own ``/table`` and ``/router`` pages are off: they would serve table contents
@@ -33,21 +41,62 @@ def create_app(settings: Settings) -> faust.App:
         web_router_enabled=False,
         web_stats_enabled=False,
         web_graph_enabled=False,
-        # One event at a time per agent: concurrency>1 breaks at-least-once commits (faust #606).
+        # Revocation must not wait for events that stage 1 holds unacked until its next
+        # snapshot; they are redelivered to the next owner instead.
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
     )
+    registry = BaselineRegistry()
+    feed = BaselineFeed(settings, registry)
+    metrics = DriftlineMetrics()
+    closer = WindowCloser.from_path(
+        registry, settings.window_seconds, settings.topic_predictions, settings.drift_config
+    )
+    pipeline = Pipeline(app, settings, registry, histogram_ops(), closer, metrics, live=live)
 
-    predictions = app.topic(settings.topic_predictions, value_serializer="raw")
+    @app.agent(pipeline.source)
+    async def stage1(stream: Any) -> None:
+        await feed.ready.wait()
+        pipeline.running = True
+        async for event in stream.noack().events():
+            await pipeline.on_source_event(event)
 
-    @app.agent(predictions)
-    async def consume(stream: Any) -> None:
-        # Placeholder until the stream issue: joins the group and drains the input topic.
-        async for _ in stream:
-            pass
+    @app.agent(pipeline.partials)
+    async def stage2(stream: Any) -> None:
+        await feed.ready.wait()
+        async for event in stream.events():
+            await pipeline.on_partials_event(event)
+
+    @app.task
+    async def baselines() -> None:
+        await feed.run()
+
+    @app.timer(interval=1.0)
+    async def idle_ticks() -> None:
+        await pipeline.tick_idle_partitions()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        pipeline.forget_all()
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Response:
         return Response(text="ok\n", content_type="text/plain")
 
+    @app.page("/ready")
+    async def ready(web: Any, request: Any) -> Response:
+        recovered = app.tables.recovery.completed.is_set()
+        ok = feed.ready.is_set() and recovered and not app.rebalancing
+        return Response(
+            text=("ready\n" if ok else "not ready\n"),
+            status=200 if ok else 503,
+            content_type="text/plain",
+        )
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Response:
+        return Response(text=metrics.registry.render(), content_type="text/plain")
+
+    app.driftline_pipeline = pipeline  # type: ignore[attr-defined]
     return app

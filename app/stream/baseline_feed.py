@@ -1,0 +1,101 @@
+"""Keeps every worker's baseline registry in step with the compacted baselines topic.
+
+A plain aiokafka consumer (no group: every worker needs every baseline) reads the topic
+from the beginning. ``ready`` is set once it has caught up with the end offsets seen at
+start, so no event is dead-lettered as "unknown model" merely because the worker has not
+read its baseline yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from app.config import Settings
+from app.drift.baseline import Baseline
+from app.drift.baseline_io import baseline_from_dict
+from app.errors import DriftlineError
+from app.windows.baselines import BaselineRegistry
+
+log = logging.getLogger(__name__)
+
+
+def parse_publication(raw: bytes) -> tuple[Baseline, int]:
+    """A baselines-topic value: a baseline document plus ``effective_from_ms`` (default 0)."""
+    doc = orjson.loads(raw)
+    if not isinstance(doc, dict):
+        raise DriftlineError("baseline message is not a JSON object")
+    effective = doc.pop("effective_from_ms", 0)
+    if not isinstance(effective, int) or isinstance(effective, bool):
+        raise DriftlineError("effective_from_ms must be an integer (epoch ms)")
+    return baseline_from_dict(doc), effective
+
+
+class BaselineFeed:
+    def __init__(self, settings: Settings, registry: BaselineRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.ready = asyncio.Event()
+        self.rejected = 0
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled (the Faust app cancels its tasks at stop)."""
+        topic = self.settings.topic_baselines
+        # Subscribed without a group: aiokafka assigns every partition of the topic.
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            tps = await self._assignment(consumer, topic)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            if all(v == 0 for v in end.values()):
+                self.ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for rec in records:
+                        self._apply(rec.value, rec.topic, rec.partition, rec.offset)
+                if not self.ready.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in tps}
+                    if all(positions[tp] >= end[tp] for tp in tps):
+                        log.info("baselines loaded: %d versions", len(self.registry))
+                        self.ready.set()
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    async def _assignment(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        for _ in range(120):
+            tps = sorted(consumer.assignment())
+            if tps:
+                return tps
+            await asyncio.sleep(0.25)
+        raise DriftlineError(
+            f"baselines topic {topic!r} does not exist; run `driftline topics create`"
+        )
+
+    def _apply(self, raw: bytes | None, topic: str, partition: int, offset: int) -> None:
+        if raw is None:  # tombstone: compaction deleted a model; keep known versions for replay
+            return
+        try:
+            baseline, effective = parse_publication(raw)
+        except Exception as err:  # a bad publication must not stop the feed
+            self.rejected += 1
+            log.error("rejected baseline at %s[%d]@%d: %s", topic, partition, offset, err)
+            return
+        if self.registry.add(baseline, effective):
+            log.info(
+                "baseline %s for model %s effective from %d",
+                baseline.baseline_id,
+                baseline.model_id,
+                effective,
+            )

@@ -1,0 +1,304 @@
+"""Faust glue for the two stages. The logic lives in app.windows and app.drift; this module
+moves bytes between Kafka and those state machines and persists their snapshots.
+
+Stage 1 (predictions + ticks, per source partition p):
+  decode -> dead letter, or fold into p's PartitionBinner -> partials and watermarks out.
+  The binner's snapshot is written to the ``stage1`` table (key = p) at most every
+  ``flush_events`` events / ``flush_seconds``, and the events it covers are acked only
+  after that write: Faust commits acked offsets after flushing the producer, so the
+  committed offset never passes the changelog (faust-pitfalls §2: one changelog message
+  per table write -- so we write per batch, not per event).
+Stage 2 (partials, per partials partition q):
+  partials replace per source partition; watermarks complete windows; each complete
+  window is evaluated and its result (and drift event) emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import orjson
+
+from app.config import Settings
+from app.contracts import DeadLetterReason
+from app.contracts.deadletter import dead_letter
+from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.stream.metrics import DriftlineMetrics
+from app.windows.baselines import BaselineRegistry
+from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.merger import CompleteWindow, WindowMerger
+from app.windows.partial import AccumulatorOps, Partial
+from app.windows.spec import WindowSpec, route
+
+log = logging.getLogger(__name__)
+
+RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+# (complete window, emitted-at ms) -> (window result bytes, drift event bytes or None, summary)
+Closer = Callable[[CompleteWindow, int], tuple[bytes, bytes | None, dict[str, Any]]]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        registry: BaselineRegistry,
+        ops: AccumulatorOps,
+        closer: Closer,
+        metrics: DriftlineMetrics,
+        *,
+        live: bool = True,
+        flush_events: int = 2000,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.registry = registry
+        self.ops = ops
+        self.closer = closer
+        self.metrics = metrics
+        self.live = live
+        self.flush_events = flush_events
+        self.flush_seconds = flush_seconds
+        self.spec = WindowSpec.from_seconds(
+            settings.window_seconds, settings.allowed_lateness_seconds
+        )
+        self.n = settings.partitions
+        self.limits = DecodeLimits()
+        self.ticks_name = settings.topic_ticks()
+
+        self.source = app.topic(settings.topic_predictions, self.ticks_name, schema=RAW)
+        self.ticks = app.topic(self.ticks_name, schema=RAW, partitions=self.n)
+        self.partials = app.topic(settings.topic_partials, schema=RAW, partitions=self.n)
+        self.windows = app.topic(settings.topic_windows, schema=RAW)
+        self.alerts = app.topic(settings.topic_alerts, schema=RAW)
+        self.deadletter = app.topic(settings.topic_deadletter, schema=RAW)
+        # bytes key and value types make Faust use the raw codec for table keys and values.
+        self.stage1 = app.Table(
+            "stage1", default=None, partitions=self.n, key_type=bytes, value_type=bytes
+        )
+        self.stage2 = app.Table(
+            "stage2", default=None, partitions=self.n, key_type=bytes, value_type=bytes
+        )
+
+        self.binners: dict[int, PartitionBinner] = {}
+        self.unacked: dict[int, list[faust.types.EventT]] = defaultdict(list)
+        self.last_flush: dict[int, float] = {}
+        self.last_activity: dict[int, float] = {}
+        self.last_offset: dict[int, int] = {}  # last input offset processed, per partition
+        self.running = False  # set once stage 1 iterates (baselines loaded)
+        self.mergers: dict[int, WindowMerger] = {}
+
+    # -- stage 1 -----------------------------------------------------------------------
+    def _binner(self, p: int) -> PartitionBinner:
+        binner = self.binners.get(p)
+        if binner is None:
+            binner = PartitionBinner(p, self.spec, self.ops, self.registry.choose)
+            raw = self.stage1.get(str(p).encode())
+            if raw is not None:
+                binner.restore(raw, self.registry.by_id)
+            self.binners[p] = binner
+            self.last_flush[p] = time.monotonic()
+        return binner
+
+    async def on_source_event(self, event: faust.types.EventT) -> None:
+        msg = event.message
+        p = msg.partition
+        binner = self._binner(p)
+        now = time.monotonic()
+        self.last_activity[p] = now
+        if msg.topic == self.ticks_name:
+            self.unacked[p].append(event)
+            await self._emit(binner.on_tick(int(msg.value)))
+            self._flush(p)
+            return
+        self.last_offset[p] = msg.offset
+        if binner.already_applied(msg.offset):
+            event.ack()  # redelivered; its effect is already in the restored snapshot
+            return
+        self.unacked[p].append(event)
+        try:
+            # A null value (tombstone) decodes as b"" and is dead-lettered as invalid_json.
+            ev = decode_event(msg.value or b"", limits=self.limits)
+        except DecodeError as err:
+            binner.skip(msg.offset)
+            await self._dead_letter(msg, err.reason, err, err.model_id)
+            self._maybe_flush(p, now)
+            return
+        self.metrics.events_in.inc(model=ev.model_id)
+        if self.registry.choose(ev.model_id, self.spec.start_of(ev.timestamp_ms)) is None:
+            binner.skip(msg.offset)
+            await self._dead_letter(
+                msg, "unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id
+            )
+            self._maybe_flush(p, now)
+            return
+        late_before = binner.late_total
+        outputs = binner.on_event(
+            msg.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction
+        )
+        if binner.late_total != late_before:
+            self.metrics.late.inc(model=ev.model_id)
+        else:
+            self.metrics.events_valid.inc(model=ev.model_id)
+        if outputs:
+            await self._emit(outputs)
+            self._flush(p)
+        else:
+            self._maybe_flush(p, now)
+
+    def _maybe_flush(self, p: int, now: float) -> None:
+        if len(self.unacked[p]) >= self.flush_events or now - self.last_flush[p] >= self.flush_seconds:
+            self._flush(p)
+
+    def _flush(self, p: int) -> None:
+        """Write p's snapshot, then ack the events it covers (order matters: see module doc)."""
+        self.stage1[str(p).encode()] = self.binners[p].to_bytes()
+        for ev in self.unacked.pop(p, []):
+            ev.ack()
+        self.last_flush[p] = time.monotonic()
+
+    async def _emit(self, outputs: list[Partial | WatermarkAdvanced]) -> None:
+        # One producer, sent in order: a watermark reaches each partials partition after the
+        # partials it completes (the merger relies on it).
+        for out in outputs:
+            if isinstance(out, Partial):
+                q = route(out.model_id, out.window_start_ms, self.n)
+                value = orjson.dumps({"type": "partial", **out.to_dict()})
+                await self.partials.send(key=out.model_id.encode(), value=value, partition=q)
+            else:
+                value = orjson.dumps(
+                    {"type": "wm", "source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
+                )
+                self.metrics.watermark.set(
+                    out.closed_upto_ms / 1000, partition=str(out.source_partition)
+                )
+                for q in range(self.n):
+                    await self.partials.send(key=None, value=value, partition=q)
+
+    async def _dead_letter(
+        self,
+        msg: Any,
+        reason: DeadLetterReason,
+        error: str | BaseException,
+        model_id: str | None,
+    ) -> None:
+        self.metrics.invalid.inc(reason=reason)
+        doc = dead_letter(
+            reason,
+            error,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
+            key=msg.key,
+            value=msg.value if msg.value is not None else b"",
+            model_id=model_id,
+            received_at_ms=int(time.time() * 1000),
+        )
+        await self.deadletter.send(key=msg.key, value=orjson.dumps(doc))
+
+    async def tick_idle_partitions(self) -> None:
+        """Live mode: a source partition quiet for idle_seconds advances by wall clock.
+
+        Only a partition that is caught up (every message up to its end offset processed)
+        counts as quiet, so a backlog of old events is never overtaken by the wall clock.
+        The tick goes through the ticks topic (co-partitioned with the input), so the
+        advance -- and any close it causes -- happens inside stream iteration of p.
+        """
+        if not self.live or not self.running:
+            return
+        tps = [
+            tp
+            for tp in self.app.consumer.assignment()
+            if tp.topic == self.settings.topic_predictions
+        ]
+        if not tps:
+            return
+        ends = await self.app.consumer.highwaters(*tps)
+        now = time.monotonic()
+        for tp in tps:
+            p = tp.partition
+            end = ends.get(tp, 0)
+            last = self.last_offset.get(p)
+            if last is None:
+                caught_up = (await self.app.consumer.position(tp) or 0) >= end
+            else:
+                caught_up = last >= end - 1
+            if not caught_up:
+                self.last_activity[p] = now
+                continue
+            if now - self.last_activity.setdefault(p, now) >= self.settings.idle_seconds:
+                self.last_activity[p] = now
+                wall_ms = str(int(time.time() * 1000)).encode()
+                await self.ticks.send(key=None, value=wall_ms, partition=p)
+
+    # -- stage 2 -----------------------------------------------------------------------
+    def _merger(self, q: int) -> WindowMerger:
+        merger = self.mergers.get(q)
+        if merger is None:
+            merger = WindowMerger(self.n, self.spec.size_ms)
+            for key, raw in list(self.stage2.items()):
+                kq, kind = orjson.loads(key)[:2]
+                if kq != q or raw is None:
+                    continue
+                if kind == "wm":
+                    merger.restore_watermarks(raw)
+                else:
+                    merger.restore_pending(raw)
+            self.mergers[q] = merger
+        return merger
+
+    async def on_partials_event(self, event: faust.types.EventT) -> None:
+        msg = event.message
+        q = msg.partition
+        merger = self._merger(q)
+        d = orjson.loads(msg.value)
+        if d["type"] == "partial":
+            partial = Partial.from_dict(d)
+            key = (partial.model_id, partial.window_start_ms)
+            if merger.on_partial(partial):
+                self.stage2[orjson.dumps([q, "p", *key])] = merger.pending_to_bytes(key)
+            else:
+                self.metrics.duplicates.inc()
+            return
+        done = merger.on_watermark(int(d["source"]), int(d["closed_upto_ms"]))
+        self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
+        for window in done:
+            await self._close(window)
+            del self.stage2[orjson.dumps([q, "p", window.model_id, window.window_start_ms])]
+
+    async def _close(self, window: CompleteWindow) -> None:
+        emitted_ms = int(time.time() * 1000)
+        result, alert, summary = self.closer(window, emitted_ms)
+        key = window.model_id.encode()
+        await self.windows.send(key=key, value=result)
+        if alert is not None:
+            await self.alerts.send(key=key, value=alert)
+            self.metrics.alerts.inc(model=window.model_id)
+        m = window.model_id
+        self.metrics.windows_closed.inc(model=m, status=str(summary.get("status", "")))
+        lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
+        self.metrics.close_lag.set(lag_s, model=m)
+        for feature, stats in summary.get("features", {}).items():
+            for stat, value in stats.items():
+                if stat == "drifted":
+                    self.metrics.feature_drifted.set(float(value), model=m, feature=feature)
+                elif isinstance(value, int | float):
+                    self.metrics.feature_stat.set(value, model=m, feature=feature, statistic=stat)
+
+    # -- rebalance -----------------------------------------------------------------------
+    def forget_all(self) -> None:
+        """On revocation: drop in-memory state; the next owner restores from the changelog.
+        Unacked events are redelivered (their offsets were never committed)."""
+        self.binners.clear()
+        self.unacked.clear()
+        self.mergers.clear()
+        self.last_activity.clear()
+        self.last_offset.clear()

@@ -1,0 +1,50 @@
+"""One scenario shared by the stream tests: a card-fraud model's traffic over four
+one-minute windows, with drift planted in the third window only."""
+
+from __future__ import annotations
+
+import orjson
+
+from app.offline.simulate import Drift, events
+
+MODEL = "fraud-scorer"
+BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, aligned to a minute
+WINDOW_S = 60
+WINDOWS = 4
+PER_WINDOW = 2500
+DRIFT_WINDOW = 2
+PLANTED = {"amount", "country", "is_new_device"}
+PREDICTION = "fraud_probability"
+
+STREAM_ENV = {
+    "DRIFTLINE_WINDOW_SECONDS": str(WINDOW_S),
+    "DRIFTLINE_ALLOWED_LATENESS_SECONDS": "5",
+    "DRIFTLINE_IDLE_SECONDS": "3",
+    "DRIFTLINE_PARTITIONS": "4",
+}
+
+
+def window_start(i: int) -> int:
+    return BASE_MS + i * WINDOW_S * 1000
+
+
+def scenario_events(windows: int = WINDOWS, per_window: int = PER_WINDOW) -> list[bytes]:
+    drift = Drift(start_ms=window_start(DRIFT_WINDOW), end_ms=window_start(DRIFT_WINDOW + 1))
+    spacing = WINDOW_S * 1000 / per_window
+    return [
+        orjson.dumps(e)
+        for e in events(MODEL, BASE_MS, windows * per_window, spacing, seed=3, drift=drift)
+    ]
+
+
+def comparable(results: list[dict[str, object]]) -> dict[str, bytes]:
+    """Window results by window_id without emitted_at; duplicates (at-least-once delivery)
+    must be identical, or this raises."""
+    out: dict[str, bytes] = {}
+    for doc in results:
+        body = orjson.dumps({k: v for k, v in doc.items() if k != "emitted_at"})
+        wid = str(doc["window_id"])
+        if wid in out and out[wid] != body:
+            raise AssertionError(f"two different results for window {wid}")
+        out[wid] = body
+    return out
