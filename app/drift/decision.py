@@ -16,15 +16,15 @@ may be large.
 
 Every test has an effect size next to its p-value, and a test *fires* when its
 BH-adjusted p-value is below the feature's alpha AND its effect passes its threshold
-(distribution: PSI or JS >= threshold; null rate: |change| >= null_rate_change; unseen:
-share >= unseen_share). Putting the rate tests in the same BH family (rather than
-separate ad-hoc thresholds) keeps one false-discovery guarantee for everything a window
-can flag. A feature drifts when any of its tests fires. Nothing is tested, and nothing
-drifts, when the window holds fewer than ``n_min`` events: the window is
-``insufficient_data``, never an alarm.
+(distribution: PSI or JS >= the size-adjusted bar of ``effect_threshold``; null rate:
+|change| >= null_rate_change; unseen: share >= unseen_share). Putting the rate tests in
+the same BH family (rather than separate ad-hoc thresholds) keeps one false-discovery
+guarantee for everything a window can flag. A feature drifts when any of its tests
+fires. Nothing is tested, and nothing drifts, when the window holds fewer than ``n_min``
+events: the window is ``insufficient_data``, never an alarm.
 
-Feature status (most specific wins): ``unavailable`` (no usable value at all in a
-non-empty window; baseline features only), ``type_changed`` (at least
+Feature status (most specific wins): ``unavailable`` (absent or null in every event of
+a non-empty window; baseline features only), ``type_changed`` (at least
 ``type_change_share`` of its non-null values had the wrong JSON type), ``drift``,
 ``insufficient_data`` (window below n_min, or too few usable values and no rate test
 fired), ``ok``. Features the baseline does not know are listed as ``unknown``, never

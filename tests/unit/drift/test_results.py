@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.contracts.schemas import validate
 from app.drift.baseline import Baseline, CategoricalProfile, FeatureBaseline, NumericProfile
-from app.drift.config import DriftConfig
+from app.drift.config import DriftConfig, parse_config
 from app.drift.decision import evaluate_window
 from app.drift.histogram import WindowHistogram, merge
 from app.drift.results import (
@@ -173,3 +177,56 @@ def test_output_is_byte_identical_whatever_the_order_and_partitioning() -> None:
     restored = WindowHistogram.from_dict(bl, orjson.loads(orjson.dumps(merged.to_dict())))
     two = to_json(window_result(bl, evaluate_window(bl, restored, rules), SPAN, emitted_at=EMITTED))
     assert one == two
+
+
+@st.composite
+def _random_case(draw: st.DrawFn) -> tuple[Baseline, WindowHistogram]:
+    count = st.one_of(st.just(0), st.integers(0, 3), st.integers(0, 10**7))
+    features: list[FeatureBaseline] = []
+    for i in range(draw(st.integers(1, 4))):
+        if draw(st.booleans()):
+            k = draw(st.integers(1, 6))
+            lo = draw(st.floats(-1e6, 1e6))
+            steps = draw(st.lists(st.floats(0, 1e3), min_size=k, max_size=k))
+            edges = [lo]
+            for s in steps:
+                edges.append(edges[-1] + s)
+            if len(set(edges)) != len(edges):
+                edges = [lo, lo]
+            counts = draw(st.lists(count, min_size=len(edges) + 1, max_size=len(edges) + 1))
+            std = draw(st.sampled_from([0.0, 1.0, 1e-300, 1e6]))
+            prof = NumericProfile(
+                tuple(edges), tuple(counts), draw(count), sum(counts), edges[0], edges[-1], 0.0, std
+            )
+            role = "prediction" if i == 0 and draw(st.booleans()) else "feature"
+            name = "__prediction__" if role == "prediction" else f"n{i}"
+            features.append(FeatureBaseline(name, "numeric", role, numeric=prof))  # type: ignore[arg-type]
+        else:
+            cats = tuple(f"c{j}" for j in range(draw(st.integers(0, 4))))
+            counts = draw(st.lists(count, min_size=len(cats) + 1, max_size=len(cats) + 1))
+            prof_c = CategoricalProfile(cats, tuple(counts), draw(count), sum(counts))
+            features.append(FeatureBaseline(f"c{i}", "categorical", "feature", categorical=prof_c))
+    baseline = make_baseline(features)
+    hist = WindowHistogram.empty(baseline)
+    for i, f in enumerate(baseline.features):
+        hist.cells[i][:] = draw(st.lists(count, min_size=f.n_bins, max_size=f.n_bins))
+        hist.nulls[i], hist.unseen[i], hist.mismatched[i] = draw(st.tuples(count, count, count))
+    hist.n_events = max(hist.present(i) for i in range(len(baseline.features))) + draw(count)
+    return baseline, hist
+
+
+@settings(max_examples=300, deadline=None)
+@given(_random_case(), st.sampled_from([{}, {"defaults": {"n_min": 1, "feature_n_min": 1}}]))
+def test_any_counts_give_a_valid_document_without_nan_or_infinity(
+    case: tuple[Baseline, WindowHistogram], raw_config: dict[str, Any]
+) -> None:
+    baseline, hist = case
+    rules = parse_config(raw_config).for_model(baseline.model_id)
+    doc = window_result(baseline, evaluate_window(baseline, hist, rules), SPAN, emitted_at=EMITTED)
+    text = to_json(doc)
+    validate("window-result", orjson.loads(text))
+    for f in doc["features"]:
+        assert all(math.isfinite(v) for v in f["stats"].values())
+    event = drift_event(doc)
+    if event is not None:
+        validate("drift-event", orjson.loads(to_json(event)))
