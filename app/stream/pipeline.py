@@ -212,8 +212,14 @@ class Pipeline:
         The tick goes through the ticks topic (co-partitioned with the input), so the
         advance -- and any close it causes -- happens inside stream iteration of p.
         """
-        if not self.live or not self.running:
+        if not self.live or not self.running or self.app.rebalancing:
             return
+        try:
+            await self._tick_idle()
+        except Exception as err:  # noqa: BLE001 - assignment changes under us in a rebalance
+            log.debug("idle tick skipped: %r", err)
+
+    async def _tick_idle(self) -> None:
         tps = [
             tp
             for tp in self.app.consumer.assignment()
