@@ -47,7 +47,12 @@ def describe_result(doc: dict[str, Any]) -> str:
         if f.get("drifted"):
             effect = f.get("effect") or {}
             parts.append(f"{f['name']} ({effect.get('name', '?')}={effect.get('value', 0):.3f})")
-    return head + click.style(f"DRIFT {doc['severity']}", fg="red", bold=True) + "  " + ", ".join(parts)
+    return (
+        head
+        + click.style(f"DRIFT {doc['severity']}", fg="red", bold=True)
+        + "  "
+        + ", ".join(parts)
+    )
 
 
 def describe_alert(doc: dict[str, Any]) -> str:
@@ -137,8 +142,10 @@ def demo(
     )  # fmt: skip
     click.echo("== 3/5 publish the baseline")
     _run(["baseline", "publish", str(baseline)], env)
-    click.echo(f"== 4/5 worker (logs: {work / 'worker.log'}; metrics: "
-               f"http://{settings.web_host}:{settings.web_port}/metrics)")
+    click.echo(
+        f"== 4/5 worker (logs: {work / 'worker.log'}; metrics: "
+        f"http://{settings.web_host}:{settings.web_port}/metrics)"
+    )
     log = (work / "worker.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "app", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -178,7 +185,9 @@ async def _stream(
         t0 = time.monotonic()
         chunk = [(None, orjson.dumps(next(stream))) for _ in range(per_window)]
         await produce_events(settings, settings.topic_predictions, chunk)
-        click.echo(click.style(f"   produced window {_hhmm(start + w * WINDOW_S * 1000)}", dim=True))
+        click.echo(
+            click.style(f"   produced window {_hhmm(start + w * WINDOW_S * 1000)}", dim=True)
+        )
         await asyncio.sleep(max(0.0, seconds_per_window - (time.monotonic() - t0)))
     try:
         await asyncio.wait_for(follower, timeout=90)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
-from aiohttp.web import Response
+from faust.web import Request, Response, View
 
 from app.config import Settings
 from app.stream.baseline_feed import BaselineFeed
@@ -68,35 +68,31 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         async for event in stream.events():
             await pipeline.on_partials_event(event)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def baselines() -> None:
         await feed.run()
 
-    @app.timer(interval=1.0)
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def idle_ticks() -> None:
         await pipeline.tick_idle_partitions()
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    def on_revoked(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         pipeline.forget_all()
 
     @app.page("/health")
-    async def health(web: Any, request: Any) -> Response:
-        return Response(text="ok\n", content_type="text/plain")
+    async def health(web: View, request: Request) -> Response:
+        return web.text("ok\n")
 
     @app.page("/ready")
-    async def ready(web: Any, request: Any) -> Response:
-        recovered = app.tables.recovery.completed.is_set()
+    async def ready(web: View, request: Request) -> Response:
+        recovered = cast(Any, app.tables).recovery.completed.is_set()
         ok = feed.ready.is_set() and recovered and not app.rebalancing
-        return Response(
-            text=("ready\n" if ok else "not ready\n"),
-            status=200 if ok else 503,
-            content_type="text/plain",
-        )
+        return web.text("ready\n" if ok else "not ready\n", status=200 if ok else 503)
 
     @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Response:
-        return Response(text=metrics.registry.render(), content_type="text/plain")
+    async def metrics_page(web: View, request: Request) -> Response:
+        return web.text(metrics.registry.render())
 
     app.driftline_pipeline = pipeline  # type: ignore[attr-defined]
     return app

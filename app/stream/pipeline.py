@@ -37,7 +37,9 @@ from app.windows.spec import WindowSpec, route
 
 log = logging.getLogger(__name__)
 
-RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+RAW: faust.Schema[bytes, bytes] = faust.Schema(
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
 
 # (complete window, emitted-at ms) -> (window result bytes, drift event bytes or None, summary)
 Closer = Callable[[CompleteWindow, int], tuple[bytes, bytes | None, dict[str, Any]]]
@@ -88,7 +90,7 @@ class Pipeline:
         )
 
         self.binners: dict[int, PartitionBinner] = {}
-        self.unacked: dict[int, list[faust.types.EventT]] = defaultdict(list)
+        self.unacked: dict[int, list[faust.types.EventT[Any]]] = defaultdict(list)
         self.last_flush: dict[int, float] = {}
         self.last_activity: dict[int, float] = {}
         self.last_offset: dict[int, int] = {}  # last input offset processed, per partition
@@ -107,7 +109,7 @@ class Pipeline:
             self.last_flush[p] = time.monotonic()
         return binner
 
-    async def on_source_event(self, event: faust.types.EventT) -> None:
+    async def on_source_event(self, event: faust.types.EventT[Any]) -> None:
         msg = event.message
         p = msg.partition
         binner = self._binner(p)
@@ -115,7 +117,7 @@ class Pipeline:
         self.last_activity[p] = now
         if msg.topic == self.ticks_name:
             self.unacked[p].append(event)
-            await self._emit(binner.on_tick(int(msg.value)))
+            await self._emit(binner.on_tick(int(msg.value or b"0")))
             self._flush(p)
             return
         self.last_offset[p] = msg.offset
@@ -154,7 +156,10 @@ class Pipeline:
             self._maybe_flush(p, now)
 
     def _maybe_flush(self, p: int, now: float) -> None:
-        if len(self.unacked[p]) >= self.flush_events or now - self.last_flush[p] >= self.flush_seconds:
+        if (
+            len(self.unacked[p]) >= self.flush_events
+            or now - self.last_flush[p] >= self.flush_seconds
+        ):
             self._flush(p)
 
     def _flush(self, p: int) -> None:
@@ -174,7 +179,11 @@ class Pipeline:
                 await self.partials.send(key=out.model_id.encode(), value=value, partition=q)
             else:
                 value = orjson.dumps(
-                    {"type": "wm", "source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
+                    {
+                        "type": "wm",
+                        "source": out.source_partition,
+                        "closed_upto_ms": out.closed_upto_ms,
+                    }
                 )
                 self.metrics.watermark.set(
                     out.closed_upto_ms / 1000, partition=str(out.source_partition)
@@ -216,7 +225,7 @@ class Pipeline:
             return
         try:
             await self._tick_idle()
-        except Exception as err:  # noqa: BLE001 - assignment changes under us in a rebalance
+        except Exception as err:
             log.debug("idle tick skipped: %r", err)
 
     async def _tick_idle(self) -> None:
@@ -261,10 +270,12 @@ class Pipeline:
             self.mergers[q] = merger
         return merger
 
-    async def on_partials_event(self, event: faust.types.EventT) -> None:
+    async def on_partials_event(self, event: faust.types.EventT[Any]) -> None:
         msg = event.message
         q = msg.partition
         merger = self._merger(q)
+        if msg.value is None:  # nothing Driftline writes; ignore rather than crash
+            return
         d = orjson.loads(msg.value)
         if d["type"] == "partial":
             partial = Partial.from_dict(d)

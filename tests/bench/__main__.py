@@ -11,11 +11,13 @@ import tests.bench as pkg
 
 
 def main(argv: list[str]) -> None:
-    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_")
+    )
     if argv:
         names = [n for n in names if any(a in n for a in argv)]
-    print(f"# Driftline benchmarks on {platform.node()}: {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    cpu = platform.processor() or platform.machine()
+    print(f"# Driftline benchmarks on {platform.node()}: {cpu}, Python {platform.python_version()}")
     for name in names:
         print(f"\n## {name}")
         importlib.import_module(f"tests.bench.{name}").run()

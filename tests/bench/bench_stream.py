@@ -237,8 +237,22 @@ def run() -> None:
         asyncio.run(create_topics(settings))
         _training_csv(work / "train.csv", 20_000)
         baseline = work / "baseline.json"
-        _cli(["baseline", "build", "--input", str(work / "train.csv"), "--model-id", MODEL,
-              "--prediction-column", "score", "--out", str(baseline), "--no-progress"], env)
+        _cli(
+            [
+                "baseline",
+                "build",
+                "--input",
+                str(work / "train.csv"),
+                "--model-id",
+                MODEL,
+                "--prediction-column",
+                "score",
+                "--out",
+                str(baseline),
+                "--no-progress",
+            ],
+            env,
+        )
         _cli(["baseline", "publish", str(baseline)], env)  # fmt: skip
 
         t0 = time.perf_counter()
@@ -255,7 +269,9 @@ def run() -> None:
               f"{size:.0f} B/event, {PARTITIONS} partitions, 20 windows of 60 s event time, "
               f"local single-node Kafka 3.9.2 on this machine ({os.cpu_count()} cores), "
               f"RocksDB state, workers as separate processes")  # fmt: skip
-        print(f"generate: {total / gen_s:,.0f} events/s; produce: {total / produce_s:,.0f} events/s")
+        print(
+            f"generate: {total / gen_s:,.0f} events/s; produce: {total / produce_s:,.0f} events/s"
+        )
         bare = asyncio.run(_bare_consumer_rate(settings.topic_predictions, total))
         print(f"bare aiokafka consumer (ceiling): {bare:,.0f} events/s")
         one, rss1 = _run_workers(1, env, work, total)

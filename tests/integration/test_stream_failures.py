@@ -241,4 +241,4 @@ async def test_a_model_that_stops_sending_gets_its_last_window_closed(
     assert result["n_events"] == 50
     bound_ms = start + (window_s + lateness_s + idle_s) * 1000
     # +1 s timer period, +2 s for produce/consume round trips on this 2-core machine.
-    assert closed_at_ms <= bound_ms + 3000, (closed_at_ms - bound_ms)
+    assert closed_at_ms <= bound_ms + 3000, closed_at_ms - bound_ms
