@@ -7,34 +7,11 @@ Per baseline feature a window keeps ``cells`` (the baseline's layout, see
   Events that lack the key are not counted here; they are ``missing(i) = n_events -
   present(i)``, derived, because every value that does appear lands in exactly one of
   cells, nulls, unseen or mismatched.
-* ``unseen``: categorical values provably never seen in training (rule below).
-* ``mismatched``: values of the wrong JSON type (rule below), not binned.
+* ``unseen``: categorical values provably never seen in training.
+* ``mismatched``: values of the wrong JSON type, not binned.
 
-Numeric features. int and float are binned with the baseline's edges (``bisect`` on a
-Python list: for one value that is several times faster than a numpy call). -inf lands
-in underflow, +inf in overflow. bool is *not* a number here: ``true`` in a numeric
-feature is a type change, so it counts as mismatched, as does any string (a number sent
-as text is a contract change, not a value to parse) and any object or array.
-
-Categorical and boolean features. A value's text key is the string itself, "true" /
-"false" for booleans, ``str(n)`` for an integer and for an integral float (``3.0`` ->
-"3"), ``repr(x)`` for other floats (``app.drift.readers.category_text``, the rule the
-baseline builder uses too). A boolean feature, like the builder, also reads "true" and
-"false" in any case and the numbers 0 and 1. Then:
-
-1. a key among the baseline's top-K categories counts in its cell, whatever its JSON
-   type (the baseline proves such values legitimate, e.g. an integer-coded category);
-2. otherwise a value of a foreign JSON type is mismatched. The native type is str for a
-   categorical feature (numbers too when every baseline category reads as a number) and
-   bool for a boolean one;
-3. otherwise the value is outside the top K. A baseline keeps only the top-K categories,
-   so such a value may be a rare training value (in the baseline's "other" bucket) or a
-   new one, and the two cannot be told apart. The rule: when the baseline's "other"
-   bucket is empty, its vocabulary is complete and the value is provably new: it counts
-   as ``unseen`` (not in any cell). When the "other" bucket is not empty, the value goes
-   to the "other" cell and ``unseen`` stays 0: its growth still shows in the
-   distribution tests (chi-square, JS, PSI over the cells), and the unseen-share statistic
-   is reported only for features whose vocabulary is complete.
+Where each value lands (a cell, null, unseen or mismatched) is the binning plan's rule,
+stated in ``app.drift.layout``.
 
 Features the baseline does not know. Their names are kept with a count of non-null
 values, nulls and a bit mask of the JSON types seen. Memory is bounded: only the
@@ -52,16 +29,38 @@ class in sorted order). A baseline without a prediction profile ignores predicti
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from math import inf, nextafter
-from operator import itemgetter
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from app.drift.baseline import Baseline, FeatureBaseline
+from app.contracts.decode import prediction_value
+from app.drift.baseline import Baseline
+from app.drift.layout import (
+    NULL,
+    UNSEEN,
+    FeaturePlan,
+    HistogramLayout,
+    layout_for,
+    place,
+)
+
+__all__ = [
+    "BATCH_ROWS",
+    "KIND_BOOLEAN",
+    "KIND_NUMBER",
+    "KIND_OTHER",
+    "KIND_STRING",
+    "SERIAL_VERSION",
+    "UNKNOWN_CAP",
+    "HistogramLayout",
+    "HistogramOps",
+    "WindowHistogram",
+    "layout_for",
+    "merge",
+    "prediction_value",
+]
 
 UNKNOWN_CAP = 32
 BATCH_ROWS = 512  # events binned together (measured: 128 is slower, 256-1024 alike)
@@ -73,110 +72,7 @@ KIND_STRING = 2
 KIND_BOOLEAN = 4
 KIND_OTHER = 8
 
-_NUMERIC = 0
-_CATEGORICAL = 1
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How one feature's values are binned (built once per baseline)."""
-
-    index: int
-    numeric: bool
-    # Numeric: the edges with the last one nudged up by one ulp, so that ``bisect_right``
-    # alone gives the cell (the last inner bin is closed on the right).
-    edges: list[float]
-    # Categorical: text key -> cell; ``other`` is the last cell.
-    lookup: dict[str, int]
-    other: int
-    complete: bool  # baseline "other" bucket empty: outside the top K means unseen
-    numbers_native: bool  # numbers are the categorical feature's own type
-    bools_native: bool
-
-
-def _reads_as_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-_BOOL_ALIASES = (("0", "false"), ("1", "true"))
-
-
-def _plan(index: int, f: FeatureBaseline) -> _Plan:
-    if f.numeric is not None:
-        edges = list(f.numeric.edges)
-        edges[-1] = nextafter(edges[-1], inf)
-        return _Plan(index, True, edges, {}, 0, False, False, False)
-    assert f.categorical is not None
-    cats = f.categorical.categories
-    lookup = {c: i for i, c in enumerate(cats)}
-    if f.type == "boolean":
-        # The baseline builder reads 0/1 as booleans too (numbers key as "0"/"1").
-        lookup.update({alias: lookup[c] for alias, c in _BOOL_ALIASES if c in lookup})
-    return _Plan(
-        index=index,
-        numeric=False,
-        edges=[],
-        lookup=lookup,
-        other=len(cats),
-        complete=f.categorical.counts[-1] == 0,
-        numbers_native=f.type == "categorical" and bool(cats) and all(map(_reads_as_number, cats)),
-        bools_native=f.type == "boolean",
-    )
-
-
-class HistogramLayout:
-    """The cells of every baseline feature, and the binning plan for each (per baseline)."""
-
-    def __init__(self, baseline: Baseline) -> None:
-        self.baseline_id = baseline.baseline_id
-        self.names: tuple[str, ...] = tuple(f.name for f in baseline.features)
-        self.n_cells: tuple[int, ...] = tuple(f.n_bins for f in baseline.features)
-        plans = [_plan(i, f) for i, f in enumerate(baseline.features)]
-        self.feature_plans: dict[str, _Plan] = {
-            p_name: p
-            for p_name, p, f in zip(self.names, plans, baseline.features, strict=True)
-            if f.role == "feature"
-        }
-        pred = [p for p, f in zip(plans, baseline.features, strict=True) if f.role == "prediction"]
-        self.prediction_plan: _Plan | None = pred[0] if pred else None
-        self.prediction_edges = (
-            np.asarray(pred[0].edges, dtype=np.float64) if pred and pred[0].numeric else None
-        )
-        # Batched path: events whose keys are exactly the baseline's features.
-        batch_names = tuple(self.feature_plans)
-        self.n_batch = len(batch_names)
-        self.batch_plans = tuple(self.feature_plans[n] for n in batch_names)
-        self.batch_edges = tuple(
-            np.asarray(p.edges, dtype=np.float64) if p.numeric else None for p in self.batch_plans
-        )
-        self.getter: Callable[[Mapping[str, object]], tuple[object, ...]] | None = None
-        if len(batch_names) > 1:
-            self.getter = itemgetter(*batch_names)
-        elif batch_names:
-            only = batch_names[0]
-            self.getter = lambda features: (features[only],)
-
-
-_Slot = tuple[list[int], list[float] | None, dict[str, int], _Plan]
-
-_layouts: dict[int, tuple[Baseline, HistogramLayout]] = {}
-
-
-def layout_for(baseline: Baseline) -> HistogramLayout:
-    """The (cached) layout of a baseline; the cache holds the few baselines in use."""
-    hit = _layouts.get(id(baseline))
-    if hit is not None and hit[0] is baseline:
-        return hit[1]
-    if len(_layouts) >= 64:
-        _layouts.pop(next(iter(_layouts)))
-    layout = HistogramLayout(baseline)
-    _layouts[id(baseline)] = (baseline, layout)
-    return layout
-
+_Slot = tuple[list[int], list[float] | None, dict[str, int], FeaturePlan]
 
 _VECTOR_KINDS = frozenset({float, int, type(None)})
 _EXACT_INT = float(2**53)
@@ -187,19 +83,6 @@ def _beyond_exact_ints(values: npt.NDArray[np.float64]) -> bool:
     int's comparison with an edge could differ from Python's exact one)."""
     finite = values[np.isfinite(values)]
     return bool(finite.size) and float(np.abs(finite).max()) >= _EXACT_INT
-
-
-def _category_key(value: object) -> str | None:
-    """Text key of a non-string scalar for category lookup (None: not a scalar)."""
-    t = type(value)
-    if t is bool:
-        return "true" if value else "false"
-    if t is int:
-        return str(value)
-    if t is float:
-        assert isinstance(value, float)
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
 
 
 def _kind_bit(value: object) -> int:
@@ -213,17 +96,13 @@ def _kind_bit(value: object) -> int:
     return KIND_OTHER
 
 
-def prediction_value(prediction: object) -> object:
-    """The value profiled for a prediction: class-probability objects become their argmax."""
-    if isinstance(prediction, Mapping):
-        best: tuple[float, str] | None = None
-        for cls in sorted(prediction, key=str):
-            p = prediction[cls]
-            if type(p) not in (int, float):
-                return prediction  # not a probability object: a type mismatch
-            if best is None or p > best[0]:
-                best = (float(p), str(cls))
-        return None if best is None else best[1]
+def _binned_prediction(prediction: object) -> object:
+    """The value binned for a prediction that is not a number or a string: class
+    probabilities become their argmax class (``app.contracts.prediction_value``); anything
+    else stays as it is, so an object that is not one counts as mismatched, None as null."""
+    if type(prediction) is dict:
+        value = prediction_value(prediction)
+        return prediction if value is None and prediction else value
     return prediction
 
 
@@ -325,7 +204,7 @@ class WindowHistogram:
         if pplan is not None:
             t = type(prediction)
             value = (
-                prediction if t is float or t is str or t is int else prediction_value(prediction)
+                prediction if t is float or t is str or t is int else _binned_prediction(prediction)
             )
             if self._batch:
                 predictions = self._pending_predictions
@@ -366,7 +245,7 @@ class WindowHistogram:
                         self._add_value(plan, value)
 
     def _bin_numeric_column(
-        self, plan: _Plan, edges: npt.NDArray[np.float64], column: tuple[object, ...]
+        self, plan: FeaturePlan, edges: npt.NDArray[np.float64], column: tuple[object, ...]
     ) -> None:
         kinds = set(map(type, column))
         if kinds <= _VECTOR_KINDS:
@@ -422,62 +301,20 @@ class WindowHistogram:
                 if cell is not None:
                     row[cell] += 1
                 else:
-                    self._add_text_miss(plan, value)  # type: ignore[arg-type]
+                    self._add_value(plan, value)
             else:
-                self._add_categorical_other(plan, value)
+                self._add_value(plan, value)
 
-    def _add_value(self, plan: _Plan, value: object) -> None:
-        if plan.numeric:
-            t = type(value)
-            if (t is float and value == value) or t is int:
-                self._cells[plan.index][bisect_right(plan.edges, value)] += 1  # type: ignore[call-overload]
-            elif value is None or t is float:
-                self._nulls[plan.index] += 1
-            else:
-                self._mismatched[plan.index] += 1
-        elif type(value) is str:
-            cell = plan.lookup.get(value)
-            if cell is not None:
-                self._cells[plan.index][cell] += 1
-            else:
-                self._add_text_miss(plan, value)
-        else:
-            self._add_categorical_other(plan, value)
-
-    def _add_categorical_other(self, plan: _Plan, value: object) -> None:
-        """A non-string value of a categorical or boolean feature."""
-        if value is None or (type(value) is float and value != value):
-            self._nulls[plan.index] += 1
-            return
-        key = _category_key(value)
-        if key is None:
-            self._mismatched[plan.index] += 1
-            return
-        cell = plan.lookup.get(key)
-        if cell is not None:
+    def _add_value(self, plan: FeaturePlan, value: object) -> None:
+        cell = place(plan, value)
+        if cell >= 0:
             self._cells[plan.index][cell] += 1
-        elif type(value) is bool:
-            self._add_outside(plan, native=plan.bools_native)
-        else:
-            self._add_outside(plan, native=plan.numbers_native)
-
-    def _add_text_miss(self, plan: _Plan, value: str) -> None:
-        """A string that is not a top-K category (rare path)."""
-        if plan.bools_native:
-            cell = plan.lookup.get(value.lower())  # "True", "FALSE": booleans in any case
-            if cell is not None:
-                self._cells[plan.index][cell] += 1
-                return
-        self._add_outside(plan, native=not plan.bools_native)
-
-    def _add_outside(self, plan: _Plan, *, native: bool) -> None:
-        """A categorical value outside the top K (see the module docstring, rules 2 and 3)."""
-        if not native:
-            self._mismatched[plan.index] += 1
-        elif plan.complete:
+        elif cell == NULL:
+            self._nulls[plan.index] += 1
+        elif cell == UNSEEN:
             self._unseen[plan.index] += 1
         else:
-            self._cells[plan.index][plan.other] += 1
+            self._mismatched[plan.index] += 1
 
     def _add_unknown(self, name: str, value: object) -> None:
         entry = self.unknown.get(name)

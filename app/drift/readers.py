@@ -43,6 +43,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.contracts.decode import PREDICTION_FEATURE, parse_rfc3339_ms, prediction_value
+from app.drift.layout import category_text as category_text  # re-exported: one key rule
 from app.errors import InputError
 
 Format = Literal["csv", "jsonl", "parquet"]
@@ -124,24 +125,6 @@ def text_to_float(text: str) -> float | None:
     """A CSV cell read as a number (None: not a number). NaN and +-inf are numbers here;
     what they mean is the caller's rule."""
     return float(text) if _NUMBER_RE.match(text) else None
-
-
-def category_text(value: object) -> str | None:
-    """The category key of a typed scalar, the rule the window histograms use: strings as
-    is, booleans "true"/"false", integers and integral floats as integers ("3"), other
-    floats as ``repr``. None for null and for objects or arrays."""
-    t = type(value)
-    if t is str:
-        assert isinstance(value, str)
-        return value
-    if t is bool:
-        return "true" if value else "false"
-    if t is int:
-        return str(value)
-    if t is float:
-        assert isinstance(value, float)
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
 
 
 def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
