@@ -8,7 +8,8 @@ class DriftlineError(Exception):
 
 
 class InputError(DriftlineError):
-    """Bad input data: names the file, the line or row, and the column or field."""
+    """Bad input data: names the file, the line (text formats) or the 1-based row (Parquet,
+    which has no lines), and the column or field."""
 
     def __init__(
         self,
@@ -16,16 +17,22 @@ class InputError(DriftlineError):
         *,
         path: str | None = None,
         line: int | None = None,
+        row: int | None = None,
         field: str | None = None,
     ) -> None:
+        if line is not None and row is not None:
+            raise ValueError("an input error names a line or a row, not both")
         self.path = path
         self.line = line
+        self.row = row
         self.field = field
         where = []
         if path is not None:
             where.append(str(path))
         if line is not None:
             where.append(f"line {line}")
+        if row is not None:
+            where.append(f"row {row}")
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")

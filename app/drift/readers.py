@@ -18,8 +18,8 @@ Line numbers. JSONL records carry their exact line. CSV records are numbered fro
 (line 1 is the header) assuming one record per line; blank lines (skipped, except in a
 one-column file where a blank line is a null) and quoted line breaks shift that count, so
 code reporting an error re-scans the file with ``csv_physical_rows`` for the exact line.
-Parquet has rows, not lines: "line" is then the 1-based row number, and ``where`` says
-"row".
+Parquet has rows, not lines: "line" is then the 1-based row number, and ``where`` and
+``located_error`` say "row" (``InputError.row``).
 """
 
 from __future__ import annotations
@@ -170,9 +170,10 @@ def where(fmt: Format, line: int) -> str:
 def located_error(
     message: str, *, path: str, fmt: Format, line: int | None = None, field: str | None = None
 ) -> InputError:
-    """An InputError naming file, line (or Parquet row) and column."""
-    if fmt == "parquet" and line is not None:
-        return InputError(message, path=f"{path}, row {line}", field=field)
+    """An InputError naming file, line (or Parquet row: ``line`` is then the row) and
+    column."""
+    if fmt == "parquet":
+        return InputError(message, path=path, row=line, field=field)
     return InputError(message, path=path, line=line, field=field)
 
 
