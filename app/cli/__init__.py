@@ -7,6 +7,7 @@ import sys
 import click
 
 from app import __version__
+from app.cli.analyze import analyze
 from app.cli.baseline import baseline
 from app.cli.evaluate import evaluate
 from app.cli.publish import publish
@@ -31,6 +32,7 @@ cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(baseline)
 cli.add_command(evaluate)
+cli.add_command(analyze)
 cli.add_command(demo)
 
 
