@@ -11,6 +11,7 @@ from app.cli.analyze import analyze
 from app.cli.baseline import baseline
 from app.cli.evaluate import evaluate
 from app.cli.publish import publish
+from app.cli.replay import replay
 from app.cli.topics import topics
 from app.cli.worker import worker
 from app.demo import demo
@@ -34,6 +35,7 @@ cli.add_command(baseline)
 cli.add_command(evaluate)
 cli.add_command(analyze)
 cli.add_command(demo)
+cli.add_command(replay)
 
 
 def main() -> None:

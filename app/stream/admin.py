@@ -150,3 +150,27 @@ async def _wait_for_leaders(settings: Settings, names: list[str], timeout_s: flo
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+async def ensure_topics(settings: Settings, names: list[str], timeout_s: float = 30.0) -> None:
+    """Create these topics (settings.partitions, no special config) if they are missing."""
+    admin = _admin(settings)
+    await _start(admin, settings, timeout_s)
+    try:
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    num_partitions=settings.partitions,
+                    replication_factor=settings.replication_factor,
+                )
+                for name in names
+            ]
+        )
+        for name, code, *rest in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                message = rest[0] if rest else ""
+                raise DriftlineError(f"creating topic {name!r} failed: error {code} {message}")
+    finally:
+        await admin.close()
+    await _wait_for_leaders(settings, names, timeout_s)

@@ -41,8 +41,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         web_router_enabled=False,
         web_stats_enabled=False,
         web_graph_enabled=False,
-        # Revocation must not wait for events that stage 1 holds unacked until its next
-        # snapshot; they are redelivered to the next owner instead.
+        # Stage 1 commits its own offsets after each snapshot, so a revocation need not
+        # wait for in-flight events: the next owner resumes from the last snapshot.
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     async def stage1(stream: Any) -> None:
         await feed.ready.wait()
         pipeline.running = True
-        async for event in stream.noack().events():
+        async for event in stream.events():
             await pipeline.on_source_event(event)
 
     @app.agent(pipeline.partials)

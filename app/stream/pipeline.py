@@ -4,10 +4,10 @@ moves bytes between Kafka and those state machines and persists their snapshots.
 Stage 1 (predictions + ticks, per source partition p):
   decode -> dead letter, or fold into p's PartitionBinner -> partials and watermarks out.
   The binner's snapshot is written to the ``stage1`` table (key = p) at most every
-  ``flush_events`` events / ``flush_seconds``, and the events it covers are acked only
-  after that write: Faust commits acked offsets after flushing the producer, so the
-  committed offset never passes the changelog (faust-pitfalls §2: one changelog message
-  per table write -- so we write per batch, not per event).
+  ``flush_events`` events / ``flush_seconds`` (faust-pitfalls §2: one changelog message
+  per table write -- so we write per batch, not per event); then the producer is flushed
+  and the input offset the snapshot covers is committed by us, never by Faust's ack
+  tracking, so the committed offset never passes the changelog.
 Stage 2 (partials, per partials partition q):
   partials replace per source partition; watermarks complete windows; each complete
   window is evaluated and its result (and drift event) emitted.
@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -28,6 +28,7 @@ from app.config import Settings
 from app.contracts import DeadLetterReason
 from app.contracts.deadletter import dead_letter
 from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.stream.gap_reader import GapReader, Record
 from app.stream.metrics import DriftlineMetrics
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
@@ -75,7 +76,8 @@ class Pipeline:
         self.limits = DecodeLimits()
         self.ticks_name = settings.topic_ticks()
 
-        self.source = app.topic(settings.topic_predictions, self.ticks_name, schema=RAW)
+        # acks=False: stage 1 commits its own offsets after each snapshot (see _flush).
+        self.source = app.topic(settings.topic_predictions, self.ticks_name, schema=RAW, acks=False)
         self.ticks = app.topic(self.ticks_name, schema=RAW, partitions=self.n)
         self.partials = app.topic(settings.topic_partials, schema=RAW, partitions=self.n)
         self.windows = app.topic(settings.topic_windows, schema=RAW)
@@ -90,7 +92,8 @@ class Pipeline:
         )
 
         self.binners: dict[int, PartitionBinner] = {}
-        self.unacked: dict[int, list[faust.types.EventT[Any]]] = defaultdict(list)
+        self.pending: dict[int, int] = defaultdict(int)  # events since p's last snapshot
+        self.gap_reader: GapReader | None = None
         self.last_flush: dict[int, float] = {}
         self.last_activity: dict[int, float] = {}
         self.last_offset: dict[int, int] = {}  # last input offset processed, per partition
@@ -105,9 +108,42 @@ class Pipeline:
             raw = self.stage1.get(str(p).encode())
             if raw is not None:
                 binner.restore(raw, self.registry.by_id)
+            log.info(
+                "stage 1 partition %d: state restored at applied offset %s (%d open windows)",
+                p,
+                binner.applied_offset,
+                binner.open_windows,
+            )
             self.binners[p] = binner
             self.last_flush[p] = time.monotonic()
         return binner
+
+    async def _fill_gap(self, p: int, binner: PartitionBinner, offset: int, gen: int) -> None:
+        """Stage 1 must see every input offset of p in order. Faust's stream drops messages
+        it fetched while flow was suspended (rebalance, table recovery) and moves on, and
+        its commits can pass them; a seek inside Faust did not bring them back. So when an
+        offset arrives beyond the one the state needs next, the missing range is read
+        here with a plain consumer and processed first, in order."""
+        if binner.applied_offset is not None:
+            expected = binner.applied_offset + 1
+        else:
+            expected = await self._gap_reader().first_offset(p)
+        if offset <= expected:
+            return
+        log.warning(
+            "stage 1 partition %d: offset %d arrived, %d expected: reading %d missed records",
+            p,
+            offset,
+            expected,
+            offset - expected,
+        )
+        async for rec in self._gap_reader().read(p, expected, offset):
+            await self._process(p, binner, rec, gen)
+
+    def _gap_reader(self) -> GapReader:
+        if self.gap_reader is None:
+            self.gap_reader = GapReader(self.settings)
+        return self.gap_reader
 
     async def on_source_event(self, event: faust.types.EventT[Any]) -> None:
         msg = event.message
@@ -116,34 +152,39 @@ class Pipeline:
         now = time.monotonic()
         self.last_activity[p] = now
         if msg.topic == self.ticks_name:
-            self.unacked[p].append(event)
             await self._emit(binner.on_tick(int(msg.value or b"0")))
-            self._flush(p)
+            await self._flush(p, int(msg.generation_id or 0))
             return
-        self.last_offset[p] = msg.offset
-        if binner.already_applied(msg.offset):
-            event.ack()  # redelivered; its effect is already in the restored snapshot
-            return
-        self.unacked[p].append(event)
+        gen = int(msg.generation_id or 0)
+        await self._fill_gap(p, binner, msg.offset, gen)
+        rec = Record(msg.topic, p, msg.offset, msg.key, msg.value, int(msg.timestamp * 1000))
+        await self._process(p, binner, rec, gen)
+
+    async def _process(self, p: int, binner: PartitionBinner, rec: Record, gen: int) -> None:
+        now = time.monotonic()
+        self.last_offset[p] = rec.offset
+        if binner.already_applied(rec.offset):
+            return  # redelivered; its effect is already in the restored snapshot
+        self.pending[p] += 1
         try:
             # A null value (tombstone) decodes as b"" and is dead-lettered as invalid_json.
-            ev = decode_event(msg.value or b"", limits=self.limits)
+            ev = decode_event(rec.value or b"", limits=self.limits)
         except DecodeError as err:
-            binner.skip(msg.offset)
-            await self._dead_letter(msg, err.reason, err, err.model_id)
-            self._maybe_flush(p, now)
+            binner.skip(rec.offset)
+            await self._dead_letter(rec, err.reason, err, err.model_id)
+            await self._maybe_flush(p, now, gen)
             return
         self.metrics.events_in.inc(model=ev.model_id)
         if self.registry.choose(ev.model_id, self.spec.start_of(ev.timestamp_ms)) is None:
-            binner.skip(msg.offset)
+            binner.skip(rec.offset)
             await self._dead_letter(
-                msg, "unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id
+                rec, "unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id
             )
-            self._maybe_flush(p, now)
+            await self._maybe_flush(p, now, gen)
             return
         late_before = binner.late_total
         outputs = binner.on_event(
-            msg.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction
+            rec.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction
         )
         if binner.late_total != late_before:
             self.metrics.late.inc(model=ev.model_id)
@@ -151,23 +192,48 @@ class Pipeline:
             self.metrics.events_valid.inc(model=ev.model_id)
         if outputs:
             await self._emit(outputs)
-            self._flush(p)
+            await self._flush(p, gen)
         else:
-            self._maybe_flush(p, now)
+            await self._maybe_flush(p, now, gen)
 
-    def _maybe_flush(self, p: int, now: float) -> None:
-        if (
-            len(self.unacked[p]) >= self.flush_events
-            or now - self.last_flush[p] >= self.flush_seconds
-        ):
-            self._flush(p)
+    async def _maybe_flush(self, p: int, now: float, generation: int) -> None:
+        due = now - self.last_flush[p] >= self.flush_seconds
+        if due or self.pending[p] >= self.flush_events:
+            await self._flush(p, generation)
 
-    def _flush(self, p: int) -> None:
-        """Write p's snapshot, then ack the events it covers (order matters: see module doc)."""
-        self.stage1[str(p).encode()] = self.binners[p].to_bytes()
-        for ev in self.unacked.pop(p, []):
-            ev.ack()
+    def _fenced(self, generation: int) -> bool:
+        """True when this worker may no longer own what it is processing: a rebalance has
+        begun or the event came from an older group generation. A snapshot or commit
+        written then could land after the next owner restored p, and would move the
+        committed offset past the state it restored."""
+        return bool(self.app.rebalancing) or generation != self.app.consumer_generation_id
+
+    async def _flush(self, p: int, generation: int) -> None:
+        """Write p's snapshot, then commit the input offset it covers.
+
+        Driftline commits stage-1 offsets itself (the source channel has Faust's acks
+        off): Faust's own commit logic can move past events it believes are absent
+        ("gaps") and so past the last snapshot, which loses events on a rebalance.
+        Here the commit is applied_offset + 1 of a snapshot that is already flushed to
+        the changelog, so a new owner never starts beyond its state.
+        """
+        binner = self.binners.get(p)
+        if binner is None or self._fenced(generation):
+            log.info("stage 1 partition %d: rebalancing; snapshot left to the next owner", p)
+            return
+        self.stage1[str(p).encode()] = binner.to_bytes()
+        self.pending[p] = 0
         self.last_flush[p] = time.monotonic()
+        if binner.applied_offset is None:
+            return
+        tp = faust.types.TP(self.settings.topic_predictions, p)
+        try:
+            await self.app.producer.flush()
+            if self._fenced(generation):
+                return
+            await cast(Any, self.app.consumer)._commit({tp: binner.applied_offset + 1})
+        except Exception as err:
+            log.info("stage 1 partition %d: commit skipped (%r)", p, err)
 
     async def _emit(self, outputs: list[Partial | WatermarkAdvanced]) -> None:
         # One producer, sent in order: a watermark reaches each partials partition after the
@@ -193,7 +259,7 @@ class Pipeline:
 
     async def _dead_letter(
         self,
-        msg: Any,
+        msg: Record,
         reason: DeadLetterReason,
         error: str | BaseException,
         model_id: str | None,
@@ -205,7 +271,7 @@ class Pipeline:
             topic=msg.topic,
             partition=msg.partition,
             offset=msg.offset,
-            timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
+            timestamp_ms=msg.timestamp_ms if msg.timestamp_ms > 0 else None,
             key=msg.key,
             value=msg.value if msg.value is not None else b"",
             model_id=model_id,
@@ -315,7 +381,8 @@ class Pipeline:
         """On revocation: drop in-memory state; the next owner restores from the changelog.
         Unacked events are redelivered (their offsets were never committed)."""
         self.binners.clear()
-        self.unacked.clear()
+        self.pending.clear()
+
         self.mergers.clear()
         self.last_activity.clear()
         self.last_offset.clear()

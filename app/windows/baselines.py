@@ -40,6 +40,10 @@ class BaselineRegistry:
     def by_id(self, baseline_id: str) -> Baseline | None:
         return self._by_id.get(baseline_id)
 
+    def versions(self, model_id: str) -> list[tuple[int, str]]:
+        """(effective_from_ms, baseline_id) of a model's versions, oldest first."""
+        return list(self._by_model.get(model_id, []))
+
     def models(self) -> list[str]:
         return sorted(self._by_model)
 

@@ -19,6 +19,7 @@ async def produce(
     values: Sequence[bytes],
     partitions: Sequence[int] | None = None,
     keys: Sequence[bytes | None] | None = None,
+    timestamps_ms: Sequence[int] | None = None,
 ) -> None:
     """Produce every value (to the given partitions, in order) and wait for all acks."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
@@ -32,6 +33,7 @@ async def produce(
                     value=value,
                     key=keys[i] if keys else None,
                     partition=partitions[i] if partitions else None,
+                    timestamp_ms=timestamps_ms[i] if timestamps_ms else None,
                 )
             )
         for fut in futures:

@@ -1,0 +1,355 @@
+"""``driftline replay``: re-run a time range of the input topic into separate topics.
+
+No consumer group and no commits: partitions are assigned by hand and read between
+offsets fixed at start (offsets for ``--from``; end offsets now, or offsets for ``--to``),
+so a replay never disturbs live workers, can run beside them, and can be interrupted and
+run again. Event time only (no idle ticks); at the end of input every open window closes.
+``--workers N`` splits the partitions over N processes; the results do not depend on N
+(see app.offline.replay_merge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from app.config import Settings
+from app.contracts.deadletter import dead_letter
+from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.drift.baseline import Baseline
+from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
+from app.errors import DriftlineError
+from app.offline.replay_merge import PartitionRun, merge_runs
+from app.stream.baseline_feed import BaselineFeed
+from app.windows.baselines import BaselineRegistry
+from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.close import WindowCloser, histogram_ops
+from app.windows.partial import Partial
+from app.windows.spec import WindowSpec
+
+
+@dataclass(frozen=True)
+class Range:
+    partition: int
+    start: int  # first offset to read
+    stop: int  # one past the last offset to read
+    earliest: int  # the partition's first offset at plan time
+    end: int  # the partition's end offset at plan time
+
+
+@dataclass
+class ReplaySummary:
+    events: int = 0
+    windows: int = 0
+    partial_windows: int = 0
+    alerts: int = 0
+    late: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def _consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+
+
+async def plan(settings: Settings, topic: str, from_ms: int, to_ms: int | None) -> list[Range]:
+    """Offsets to replay per partition, fixed now (later records are not replayed)."""
+    consumer = _consumer(settings)
+    await consumer.start()
+    try:
+        parts = await _partitions(consumer, topic)
+        tps = [TopicPartition(topic, p) for p in parts]
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        at_from = await consumer.offsets_for_times({tp: from_ms for tp in tps})
+        at_to = await consumer.offsets_for_times({tp: to_ms for tp in tps}) if to_ms else {}
+        ranges = []
+        for tp in tps:
+            start = at_from[tp].offset if at_from.get(tp) is not None else end[tp]
+            stop = at_to[tp].offset if at_to.get(tp) is not None else end[tp]
+            ranges.append(Range(tp.partition, start, max(start, stop), begin[tp], end[tp]))
+        return ranges
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    topics = await consumer.topics()
+    if topic not in topics:
+        raise DriftlineError(f"topic {topic!r} does not exist")
+    parts = consumer.partitions_for_topic(topic)
+    if not parts:
+        raise DriftlineError(f"topic {topic!r} has no partitions")
+    return sorted(parts)
+
+
+async def load_registry(settings: Settings) -> BaselineRegistry:
+    """Every baseline version on the baselines topic (the same set live workers use)."""
+    registry = BaselineRegistry()
+    feed = BaselineFeed(settings, registry)
+    task = asyncio.create_task(feed.run())
+    try:
+        await asyncio.wait_for(feed.ready.wait(), timeout=60)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # the feed is done
+            await task
+    return registry
+
+
+@dataclass(frozen=True)
+class Job:
+    """One replay process's share: picklable, for spawned processes."""
+
+    settings: dict[str, Any]
+    topic: str
+    ranges: list[Range]
+    baselines: list[tuple[dict[str, Any], int]]  # (baseline document, effective_from_ms)
+    models: list[str]
+    deadletter_topic: str
+
+
+def _registry_from(job: Job) -> BaselineRegistry:
+    registry = BaselineRegistry()
+    for doc, effective in job.baselines:
+        registry.add(baseline_from_dict(doc), effective)
+    return registry
+
+
+async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[PartitionRun]:
+    """Stage 1 over this process's partitions, exactly as a live worker bins them."""
+    from aiokafka import AIOKafkaProducer
+
+    settings = Settings(**job.settings)
+    registry = _registry_from(job)
+    spec = WindowSpec.from_seconds(settings.window_seconds, settings.allowed_lateness_seconds)
+    ops = histogram_ops()
+    limits = DecodeLimits()
+    models = set(job.models)
+    consumer = _consumer(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    runs = []
+    try:
+        for r in job.ranges:
+            binner = PartitionBinner(r.partition, spec, ops, registry.choose)
+            run = PartitionRun(
+                r.partition, [], truncated_start=r.start > r.earliest, truncated_end=r.stop < r.end
+            )
+            runs.append(run)
+            if r.stop <= r.start:
+                run.outputs.extend(binner.on_end())
+                continue
+            tp = TopicPartition(job.topic, r.partition)
+            consumer.assign([tp])
+            consumer.seek(tp, r.start)
+            done = False
+            pending = 0
+            while not done:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+                for msg in batch.get(tp, []):
+                    if msg.offset >= r.stop:
+                        done = True
+                        break
+                    pending += 1
+                    reason = await _one(msg, binner, run, registry, spec, limits, models)
+                    if reason is not None:
+                        run.invalid[reason[0]] = run.invalid.get(reason[0], 0) + 1
+                        doc = dead_letter(
+                            reason[0],  # type: ignore[arg-type]
+                            reason[1],
+                            topic=msg.topic,
+                            partition=msg.partition,
+                            offset=msg.offset,
+                            timestamp_ms=msg.timestamp,
+                            key=msg.key,
+                            value=msg.value or b"",
+                            model_id=reason[2],
+                            received_at_ms=int(time.time() * 1000),
+                        )
+                        await producer.send(job.deadletter_topic, orjson.dumps(doc), key=msg.key)
+                    if msg.offset >= r.stop - 1:
+                        done = True
+                        break
+                if progress is not None and pending:
+                    with progress.get_lock():
+                        progress.value += pending
+                    pending = 0
+            run.outputs.extend(binner.on_end())
+            run.late = binner.late_total
+        await producer.flush()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return runs
+
+
+async def _one(
+    msg: Any,
+    binner: PartitionBinner,
+    run: PartitionRun,
+    registry: BaselineRegistry,
+    spec: WindowSpec,
+    limits: DecodeLimits,
+    models: set[str],
+) -> tuple[str, str | BaseException, str | None] | None:
+    """Fold one record in; returns (reason, error, model) when it is a dead letter."""
+    try:
+        ev = decode_event(msg.value or b"", limits=limits)
+    except DecodeError as err:
+        binner.skip(msg.offset)
+        return (err.reason, err, err.model_id)
+    if models and ev.model_id not in models:
+        binner.skip(msg.offset)
+        return None
+    if registry.choose(ev.model_id, spec.start_of(ev.timestamp_ms)) is None:
+        binner.skip(msg.offset)
+        return ("unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id)
+    late_before = binner.late_total
+    run.outputs.extend(
+        binner.on_event(msg.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction)
+    )
+    if binner.late_total == late_before:
+        run.events += 1
+        if run.first_ts_ms is None:
+            run.first_ts_ms = ev.timestamp_ms
+        run.last_ts_ms = ev.timestamp_ms
+    return None
+
+
+def _child(job: Job, progress: Synchronized[int], out: Any) -> None:
+    runs = asyncio.run(bin_partitions(job, progress))
+    out.put(orjson.dumps([_run_to_dict(r) for r in runs]))
+
+
+def _run_to_dict(run: PartitionRun) -> dict[str, Any]:
+    return {
+        "partition": run.partition,
+        "outputs": [
+            {"type": "partial", **o.to_dict()}
+            if isinstance(o, Partial)
+            else {"type": "wm", "source": o.source_partition, "closed_upto_ms": o.closed_upto_ms}
+            for o in run.outputs
+        ],
+        "truncated_start": run.truncated_start,
+        "truncated_end": run.truncated_end,
+        "first_ts_ms": run.first_ts_ms,
+        "last_ts_ms": run.last_ts_ms,
+        "events": run.events,
+        "invalid": run.invalid,
+        "late": run.late,
+    }
+
+
+def _run_from_dict(d: dict[str, Any]) -> PartitionRun:
+    outputs: list[Partial | WatermarkAdvanced] = [
+        Partial.from_dict(o)
+        if o["type"] == "partial"
+        else WatermarkAdvanced(int(o["source"]), int(o["closed_upto_ms"]))
+        for o in d["outputs"]
+    ]
+    return PartitionRun(
+        d["partition"],
+        outputs,
+        d["truncated_start"],
+        d["truncated_end"],
+        d["first_ts_ms"],
+        d["last_ts_ms"],
+        d["events"],
+        dict(d["invalid"]),
+        d["late"],
+    )
+
+
+def run_jobs(jobs: list[Job], progress: Synchronized[int]) -> list[PartitionRun]:
+    """Bin in this process (one job) or in one spawned process per job."""
+    if len(jobs) == 1:
+        return asyncio.run(bin_partitions(jobs[0], progress))
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_child, args=(job, progress, queue)) for job in jobs]
+    for proc in procs:
+        proc.start()
+    runs: list[PartitionRun] = []
+    try:
+        for _ in procs:
+            runs.extend(_run_from_dict(d) for d in orjson.loads(queue.get()))
+        for proc in procs:
+            proc.join()
+            if proc.exitcode != 0:
+                raise DriftlineError(f"a replay process failed (exit {proc.exitcode})")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+    return runs
+
+
+async def emit(
+    settings: Settings,
+    runs: list[PartitionRun],
+    partitions: int,
+    closer: WindowCloser,
+    windows_topic: str,
+    alerts_topic: str,
+    summary: ReplaySummary,
+) -> None:
+    """Stage 2: merge, evaluate and produce every window (partial ones flagged, no alert)."""
+    from aiokafka import AIOKafkaProducer
+
+    windows, flagged = merge_runs(runs, partitions, closer.window_seconds * 1000)
+    closer.partial_windows = frozenset(flagged)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for window in windows:
+            result, alert, _ = closer(window, int(time.time() * 1000))
+            key = window.model_id.encode()
+            await producer.send(windows_topic, result, key=key)
+            summary.windows += 1
+            if (window.model_id, window.window_start_ms) in flagged:
+                summary.partial_windows += 1
+            elif alert is not None:
+                await producer.send(alerts_topic, alert, key=key)
+                summary.alerts += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def baselines_for_job(
+    registry: BaselineRegistry, models: list[str]
+) -> list[tuple[dict[str, Any], int]]:
+    out = []
+    for model in registry.models():
+        if models and model not in models:
+            continue
+        for effective, baseline_id in registry.versions(model):
+            baseline = registry.by_id(baseline_id)
+            assert baseline is not None
+            out.append((baseline_to_dict(baseline), effective))
+    return out
+
+
+def single_baseline(baseline: Baseline) -> BaselineRegistry:
+    registry = BaselineRegistry()
+    registry.add(baseline, 0)
+    return registry
