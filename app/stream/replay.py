@@ -29,6 +29,7 @@ from app.drift.baseline import Baseline
 from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
 from app.errors import DriftlineError
 from app.offline.replay_merge import PartitionRun, merge_runs
+from app.stream.admin import describe_topics
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
@@ -72,7 +73,7 @@ async def plan(settings: Settings, topic: str, from_ms: int, to_ms: int | None) 
     consumer = _consumer(settings)
     await consumer.start()
     try:
-        parts = await _partitions(consumer, topic)
+        parts = await _partitions(settings, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         begin = await consumer.beginning_offsets(tps)
         end = await consumer.end_offsets(tps)
@@ -88,14 +89,11 @@ async def plan(settings: Settings, topic: str, from_ms: int, to_ms: int | None) 
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
-    topics = await consumer.topics()
-    if topic not in topics:
+async def _partitions(settings: Settings, topic: str) -> list[int]:
+    described = await describe_topics(settings, [topic])
+    if topic not in described or described[topic][0] == 0:
         raise DriftlineError(f"topic {topic!r} does not exist")
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        raise DriftlineError(f"topic {topic!r} has no partitions")
-    return sorted(parts)
+    return list(range(described[topic][0]))
 
 
 async def load_registry(settings: Settings) -> BaselineRegistry:
