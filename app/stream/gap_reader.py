@@ -23,11 +23,11 @@ class Record:
 
 
 class GapReader:
-    """A plain consumer (no group, no commits) for reading offset ranges of the input."""
+    """A plain consumer (no group, no commits) for reading offset ranges of one topic."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         self.settings = settings
-        self.topic = settings.topic_predictions
+        self.topic = topic
         self._consumer: AIOKafkaConsumer | None = None
 
     async def _started(self) -> AIOKafkaConsumer:

@@ -94,6 +94,7 @@ class Pipeline:
         self.binners: dict[int, PartitionBinner] = {}
         self.pending: dict[int, int] = defaultdict(int)  # events since p's last snapshot
         self.gap_reader: GapReader | None = None
+        self.partials_reader = GapReader(settings, settings.topic_partials)
         self.last_flush: dict[int, float] = {}
         self.last_activity: dict[int, float] = {}
         self.last_offset: dict[int, int] = {}  # last input offset processed, per partition
@@ -142,7 +143,7 @@ class Pipeline:
 
     def _gap_reader(self) -> GapReader:
         if self.gap_reader is None:
-            self.gap_reader = GapReader(self.settings)
+            self.gap_reader = GapReader(self.settings, self.settings.topic_predictions)
         return self.gap_reader
 
     async def on_source_event(self, event: faust.types.EventT[Any]) -> None:
@@ -340,9 +341,26 @@ class Pipeline:
         msg = event.message
         q = msg.partition
         merger = self._merger(q)
-        if msg.value is None:  # nothing Driftline writes; ignore rather than crash
-            return
-        d = orjson.loads(msg.value)
+        # Same transport gap as stage 1 (see _fill_gap): a skipped partial would be merged
+        # as missing, so records between the state's offset and this one are read first.
+        if merger.applied_offset is not None and msg.offset > merger.applied_offset + 1:
+            log.warning(
+                "stage 2 partition %d: offset %d arrived, %d expected: reading the gap",
+                q,
+                msg.offset,
+                merger.applied_offset + 1,
+            )
+            async for rec in self.partials_reader.read(q, merger.applied_offset + 1, msg.offset):
+                await self._merge_record(q, merger, rec.offset, rec.value)
+        await self._merge_record(q, merger, msg.offset, msg.value)
+
+    async def _merge_record(
+        self, q: int, merger: WindowMerger, offset: int, value: bytes | None
+    ) -> None:
+        if merger.applied_offset is not None and offset <= merger.applied_offset:
+            return  # already in the state (redelivery)
+        merger.applied_offset = offset
+        d = orjson.loads(value) if value is not None else {"type": "none"}
         if d["type"] == "partial":
             partial = Partial.from_dict(d)
             key = (partial.model_id, partial.window_start_ms)
@@ -350,8 +368,11 @@ class Pipeline:
                 self.stage2[orjson.dumps([q, "p", *key])] = merger.pending_to_bytes(key)
             else:
                 self.metrics.duplicates.inc()
+            self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
             return
-        done = merger.on_watermark(int(d["source"]), int(d["closed_upto_ms"]))
+        done: list[CompleteWindow] = []
+        if d["type"] == "wm":
+            done = merger.on_watermark(int(d["source"]), int(d["closed_upto_ms"]))
         self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
         for window in done:
             await self._close(window)

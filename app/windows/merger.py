@@ -44,6 +44,9 @@ class WindowMerger:
         self.closed_upto: list[int | None] = [None] * sources
         self.pending: dict[tuple[str, int], dict[int, Partial]] = {}
         self.duplicates_ignored = 0
+        # Last partials-topic offset folded in (persisted with the watermarks): the stream
+        # layer uses it to notice records its transport skipped.
+        self.applied_offset: int | None = None
 
     def horizon(self) -> int | None:
         """Every window ending at or before this is complete (None until all sources spoke)."""
@@ -84,10 +87,14 @@ class WindowMerger:
 
     # -- persistence (the stream layer stores each piece under its own table key) ---------
     def watermarks_to_bytes(self) -> bytes:
-        return orjson.dumps({"v": 1, "closed_upto": self.closed_upto})
+        return orjson.dumps(
+            {"v": 1, "closed_upto": self.closed_upto, "applied_offset": self.applied_offset}
+        )
 
     def restore_watermarks(self, raw: bytes) -> None:
-        values = orjson.loads(raw)["closed_upto"]
+        doc = orjson.loads(raw)
+        self.applied_offset = doc.get("applied_offset")
+        values = doc["closed_upto"]
         if len(values) != self.sources:
             raise ValueError(
                 f"stored watermarks for {len(values)} sources, expected {self.sources}"
