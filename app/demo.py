@@ -46,7 +46,11 @@ def describe_result(doc: dict[str, Any]) -> str:
     for f in doc["features"]:
         if f.get("drifted"):
             effect = f.get("effect") or {}
-            parts.append(f"{f['name']} ({effect.get('name', '?')}={effect.get('value', 0):.3f})")
+            why = [f"{effect.get('name', '?')}={effect.get('value') or 0.0:.3f}"]
+            nulls = (f.get("stats") or {}).get("null_rate_change") or 0.0
+            if abs(nulls) >= 0.02:  # a null-rate jump, not a distribution change
+                why.append(f"nulls {nulls:+.0%}")
+            parts.append(f"{f['name']} ({', '.join(why)})")
     return (
         head
         + click.style(f"DRIFT {doc['severity']}", fg="red", bold=True)

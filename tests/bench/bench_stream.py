@@ -101,6 +101,13 @@ def _cli(args: list[str], env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL)  # fmt: skip
 
 
+def _replay_seconds(env: dict[str, str], workers: int) -> float:
+    t0 = time.perf_counter()
+    _cli(["replay", "--from", "earliest", "--workers", str(workers), "--no-progress",
+          "--output-suffix", f".bench{workers}"], env)  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -280,6 +287,10 @@ def run() -> None:
         two, rss2 = _run_workers(2, _env(prefix, f"{prefix}-w2"), work, total)
         print(f"2 Driftline workers: {two:,.0f} events/s ({two / bare:.0%} of bare), "
               f"peak RSS per worker {rss2:.0f} MiB")  # fmt: skip
+        for n in (1, 2):
+            seconds = _replay_seconds(env, n)
+            print(f"replay of the same topic, --workers {n}: {total / seconds:,.0f} events/s "
+                  f"({seconds:.1f} s including startup and result production)")  # fmt: skip
         res_lag, alert_lag = asyncio.run(_latency(prefix, work, baseline))
         print(f"live-paced, 2 s windows, 1 s lateness, ~2,000 events/s: window closable -> "
               f"result p50 {_pct(res_lag, 50):.2f} s p99 {_pct(res_lag, 99):.2f} s "
