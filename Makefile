@@ -29,7 +29,7 @@ setup: $(VENV)/.installed ## Create the virtualenv and install Driftline with it
 kafka-fetch: ## Fetch the Apache Kafka jars from Maven Central into .kafka/ (once)
 	@$(KAFKA) fetch
 
-kafka-up: ## Start the local single-node KRaft broker on 127.0.0.1:$(KAFKA_PORT) (no-op if up)
+kafka-up: ## Start the local single-node KRaft broker on 127.0.0.1 (port KAFKA_PORT, 9092; no-op if up)
 	@$(KAFKA) up
 
 kafka-down: ## Stop the local broker this checkout started (by its PID)

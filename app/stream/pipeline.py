@@ -27,11 +27,12 @@ import orjson
 from app.config import Settings
 from app.contracts import DeadLetterReason
 from app.contracts.deadletter import dead_letter
-from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.contracts.decode import DecodeLimits
 from app.stream.gap_reader import GapReader, Record
 from app.stream.metrics import DriftlineMetrics
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.fold import Rejected, fold_record
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import AccumulatorOps, Partial
 from app.windows.spec import WindowSpec, route
@@ -167,30 +168,21 @@ class Pipeline:
         if binner.already_applied(rec.offset):
             return  # redelivered; its effect is already in the restored snapshot
         self.pending[p] += 1
-        try:
-            # A null value (tombstone) decodes as b"" and is dead-lettered as invalid_json.
-            ev = decode_event(rec.value or b"", limits=self.limits)
-        except DecodeError as err:
-            binner.skip(rec.offset)
-            await self._dead_letter(rec, err.reason, err, err.model_id)
+        result = fold_record(binner, self.registry, self.limits, rec.offset, rec.value)
+        if result is None:
+            return
+        if isinstance(result, Rejected):
+            if result.model_id is not None:
+                self.metrics.events_in.inc(model=result.model_id)
+            await self._dead_letter(rec, result.reason, result.error, result.model_id)
             await self._maybe_flush(p, now, gen)
             return
-        self.metrics.events_in.inc(model=ev.model_id)
-        if self.registry.choose(ev.model_id, self.spec.start_of(ev.timestamp_ms)) is None:
-            binner.skip(rec.offset)
-            await self._dead_letter(
-                rec, "unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id
-            )
-            await self._maybe_flush(p, now, gen)
-            return
-        late_before = binner.late_total
-        outputs = binner.on_event(
-            rec.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction
-        )
-        if binner.late_total != late_before:
-            self.metrics.late.inc(model=ev.model_id)
+        self.metrics.events_in.inc(model=result.model_id)
+        if result.late:
+            self.metrics.late.inc(model=result.model_id)
         else:
-            self.metrics.events_valid.inc(model=ev.model_id)
+            self.metrics.events_valid.inc(model=result.model_id)
+        outputs = result.outputs
         if outputs:
             await self._emit(outputs)
             await self._flush(p, gen)

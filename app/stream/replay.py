@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.config import Settings
 from app.contracts.deadletter import dead_letter
-from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.contracts.decode import DecodeLimits
 from app.drift.baseline import Baseline
 from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
 from app.errors import DriftlineError
@@ -34,6 +34,7 @@ from app.stream.baseline_feed import BaselineFeed
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.close import WindowCloser, histogram_ops
+from app.windows.fold import Rejected, fold_record
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 
@@ -138,7 +139,7 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
     spec = WindowSpec.from_seconds(settings.window_seconds, settings.allowed_lateness_seconds)
     ops = histogram_ops()
     limits = DecodeLimits()
-    models = set(job.models)
+    models = frozenset(job.models)
     consumer = _consumer(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await consumer.start()
@@ -166,19 +167,19 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
                         done = True
                         break
                     pending += 1
-                    reason = await _one(msg, binner, run, registry, spec, limits, models)
-                    if reason is not None:
-                        run.invalid[reason[0]] = run.invalid.get(reason[0], 0) + 1
+                    rejected = _one(msg, binner, run, registry, limits, models)
+                    if rejected is not None:
+                        run.invalid[rejected.reason] = run.invalid.get(rejected.reason, 0) + 1
                         doc = dead_letter(
-                            reason[0],  # type: ignore[arg-type]
-                            reason[1],
+                            rejected.reason,
+                            rejected.error,
                             topic=msg.topic,
                             partition=msg.partition,
                             offset=msg.offset,
                             timestamp_ms=msg.timestamp,
                             key=msg.key,
                             value=msg.value or b"",
-                            model_id=reason[2],
+                            model_id=rejected.model_id,
                             received_at_ms=int(time.time() * 1000),
                         )
                         await producer.send(job.deadletter_topic, orjson.dumps(doc), key=msg.key)
@@ -198,36 +199,24 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
     return runs
 
 
-async def _one(
+def _one(
     msg: Any,
     binner: PartitionBinner,
     run: PartitionRun,
     registry: BaselineRegistry,
-    spec: WindowSpec,
     limits: DecodeLimits,
-    models: set[str],
-) -> tuple[str, str | BaseException, str | None] | None:
-    """Fold one record in; returns (reason, error, model) when it is a dead letter."""
-    try:
-        ev = decode_event(msg.value or b"", limits=limits)
-    except DecodeError as err:
-        binner.skip(msg.offset)
-        return (err.reason, err, err.model_id)
-    if models and ev.model_id not in models:
-        binner.skip(msg.offset)
-        return None
-    if registry.choose(ev.model_id, spec.start_of(ev.timestamp_ms)) is None:
-        binner.skip(msg.offset)
-        return ("unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id)
-    late_before = binner.late_total
-    run.outputs.extend(
-        binner.on_event(msg.offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction)
-    )
-    if binner.late_total == late_before:
+    models: frozenset[str],
+) -> Rejected | None:
+    """Fold one record in; returns the rejection when it is a dead letter."""
+    result = fold_record(binner, registry, limits, msg.offset, msg.value, models)
+    if result is None or isinstance(result, Rejected):
+        return result
+    run.outputs.extend(result.outputs)
+    if not result.late:
         run.events += 1
         if run.first_ts_ms is None:
-            run.first_ts_ms = ev.timestamp_ms
-        run.last_ts_ms = ev.timestamp_ms
+            run.first_ts_ms = result.timestamp_ms
+        run.last_ts_ms = result.timestamp_ms
     return None
 
 

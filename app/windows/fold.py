@@ -1,0 +1,63 @@
+"""One input record into stage 1: decode, check the model has a baseline, bin.
+
+Shared by the live pipeline and replay, so both treat every record the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.contracts import DeadLetterReason
+from app.contracts.decode import DecodeError, DecodeLimits, decode_event
+from app.windows.baselines import BaselineRegistry
+from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.partial import Partial
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The record goes to the dead-letter topic."""
+
+    reason: DeadLetterReason
+    error: str | BaseException
+    model_id: str | None
+
+
+@dataclass(frozen=True)
+class Folded:
+    model_id: str
+    timestamp_ms: int
+    late: bool  # later than the allowed lateness: counted, not added
+    outputs: list[Partial | WatermarkAdvanced]
+
+
+def fold_record(
+    binner: PartitionBinner,
+    registry: BaselineRegistry,
+    limits: DecodeLimits,
+    offset: int,
+    value: bytes | None,
+    models: frozenset[str] = frozenset(),
+) -> Folded | Rejected | None:
+    """Fold one record at ``offset`` into the binner (which must not have applied it yet).
+
+    Returns None for a valid event of a model outside ``models`` (when given): skipped.
+    Every outcome marks the offset applied, so a redelivery is recognised.
+    """
+    try:
+        # A null value (tombstone) decodes as b"" and is dead-lettered as invalid_json.
+        ev = decode_event(value or b"", limits=limits)
+    except DecodeError as err:
+        binner.skip(offset)
+        return Rejected(err.reason, err, err.model_id)
+    if models and ev.model_id not in models:
+        binner.skip(offset)
+        return None
+    if registry.choose(ev.model_id, binner.spec.start_of(ev.timestamp_ms)) is None:
+        binner.skip(offset)
+        return Rejected("unknown_model", f"no baseline for model {ev.model_id!r}", ev.model_id)
+    late_before = binner.late_total
+    outputs = binner.on_event(
+        offset, ev.model_id, ev.timestamp_ms, dict(ev.features), ev.prediction
+    )
+    return Folded(ev.model_id, ev.timestamp_ms, binner.late_total != late_before, outputs)
