@@ -288,16 +288,19 @@ class Pipeline:
             log.debug("idle tick skipped: %r", err)
 
     async def _tick_idle(self) -> None:
-        tps = [
+        now = time.monotonic()
+        # Only partitions quiet for idle_seconds are candidates; asking the broker for
+        # end offsets is left to them, so a busy worker makes no extra requests.
+        quiet = [
             tp
             for tp in self.app.consumer.assignment()
             if tp.topic == self.settings.topic_predictions
+            and now - self.last_activity.setdefault(tp.partition, now) >= self.settings.idle_seconds
         ]
-        if not tps:
+        if not quiet:
             return
-        ends = await self.app.consumer.highwaters(*tps)
-        now = time.monotonic()
-        for tp in tps:
+        ends = await self.app.consumer.highwaters(*quiet)
+        for tp in quiet:
             p = tp.partition
             end = ends.get(tp, 0)
             last = self.last_offset.get(p)
@@ -305,11 +308,8 @@ class Pipeline:
                 caught_up = (await self.app.consumer.position(tp) or 0) >= end
             else:
                 caught_up = last >= end - 1
-            if not caught_up:
-                self.last_activity[p] = now
-                continue
-            if now - self.last_activity.setdefault(p, now) >= self.settings.idle_seconds:
-                self.last_activity[p] = now
+            self.last_activity[p] = time.monotonic()
+            if caught_up:  # a backlog must never be overtaken by the wall clock
                 wall_ms = str(int(time.time() * 1000)).encode()
                 await self.ticks.send(key=None, value=wall_ms, partition=p)
 
