@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,8 +20,6 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
     )
-    kafka_sasl_username: str | None = Field(None, description="SASL/PLAIN user, if any.")
-    kafka_sasl_password: SecretStr | None = Field(None, description="SASL/PLAIN password.")
 
     app_id: str = Field("driftline", description="Faust app id = consumer group id.")
     partitions: int = Field(
