@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -23,47 +24,57 @@ class Record:
 
 
 class GapReader:
-    """A plain consumer (no group, no commits) for reading offset ranges of one topic."""
+    """Reads offset ranges of one topic with a fresh plain consumer per read (no group, no
+    commits): gaps are rare, and a consumer of its own cannot inherit another read's
+    assignment or prefetched records."""
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str, timeout_s: float = 60.0) -> None:
         self.settings = settings
         self.topic = topic
-        self._consumer: AIOKafkaConsumer | None = None
+        self.timeout_s = timeout_s
 
-    async def _started(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
-            await consumer.start()
-            self._consumer = consumer
-        return self._consumer
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
 
     async def first_offset(self, partition: int) -> int:
-        consumer = await self._started()
-        tp = TopicPartition(self.topic, partition)
-        return int((await consumer.beginning_offsets([tp]))[tp])
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            tp = TopicPartition(self.topic, partition)
+            return int((await consumer.beginning_offsets([tp]))[tp])
+        finally:
+            await consumer.stop()
 
     async def read(self, partition: int, start: int, stop: int) -> AsyncIterator[Record]:
-        """Records with start <= offset < stop, in order."""
-        consumer = await self._started()
-        tp = TopicPartition(self.topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        while True:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
-            for msg in batch.get(tp, []):
-                if msg.offset >= stop:
-                    return
-                yield Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                             msg.timestamp)  # fmt: skip
-                if msg.offset >= stop - 1:
-                    return
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        """Records with start <= offset < stop, in order. Raises TimeoutError when the
+        range cannot be read within the timeout, rather than stalling the stream."""
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            tp = TopicPartition(self.topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{self.topic}[{partition}]: offsets {start}..{stop - 1} not readable "
+                        f"within {self.timeout_s:.0f}s"
+                    )
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
+                for msg in batch.get(tp, []):
+                    if msg.offset >= stop:
+                        return
+                    yield Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                                 msg.timestamp)  # fmt: skip
+                    if msg.offset >= stop - 1:
+                        return
+                if await consumer.position(tp) >= stop:
+                    return  # the rest of the range holds no records
+        finally:
+            await consumer.stop()

@@ -94,7 +94,7 @@ class Pipeline:
 
         self.binners: dict[int, PartitionBinner] = {}
         self.pending: dict[int, int] = defaultdict(int)  # events since p's last snapshot
-        self.gap_reader: GapReader | None = None
+        self.gap_reader = GapReader(settings, settings.topic_predictions)
         self.partials_reader = GapReader(settings, settings.topic_partials)
         self.last_flush: dict[int, float] = {}
         self.last_activity: dict[int, float] = {}
@@ -129,7 +129,7 @@ class Pipeline:
         if binner.applied_offset is not None:
             expected = binner.applied_offset + 1
         else:
-            expected = await self._gap_reader().first_offset(p)
+            expected = await self.gap_reader.first_offset(p)
         if offset <= expected:
             return
         log.warning(
@@ -139,13 +139,11 @@ class Pipeline:
             expected,
             offset - expected,
         )
-        async for rec in self._gap_reader().read(p, expected, offset):
-            await self._process(p, binner, rec, gen)
-
-    def _gap_reader(self) -> GapReader:
-        if self.gap_reader is None:
-            self.gap_reader = GapReader(self.settings, self.settings.topic_predictions)
-        return self.gap_reader
+        try:
+            async for rec in self.gap_reader.read(p, expected, offset):
+                await self._process(p, binner, rec, gen)
+        except TimeoutError as err:  # never stall the partition; say what was not counted
+            log.error("stage 1 partition %d: %s; those records are not counted", p, err)
 
     async def on_source_event(self, event: faust.types.EventT[Any]) -> None:
         msg = event.message
@@ -342,8 +340,12 @@ class Pipeline:
                 msg.offset,
                 merger.applied_offset + 1,
             )
-            async for rec in self.partials_reader.read(q, merger.applied_offset + 1, msg.offset):
-                await self._merge_record(q, merger, rec.offset, rec.value)
+            try:
+                start = merger.applied_offset + 1
+                async for rec in self.partials_reader.read(q, start, msg.offset):
+                    await self._merge_record(q, merger, rec.offset, rec.value)
+            except TimeoutError as err:
+                log.error("stage 2 partition %d: %s; those partials are missing", q, err)
         await self._merge_record(q, merger, msg.offset, msg.value)
 
     async def _merge_record(

@@ -205,3 +205,20 @@ def driftline(kafka_bootstrap: str, tmp_path: Path) -> Iterator[DriftlineCLI]:
         yield cli
     finally:
         cli.kill_leftovers()
+
+
+@pytest.fixture
+def stream_env(
+    topic_env: dict[str, str], unique_prefix: str, free_port: int, tmp_path: Path
+) -> dict[str, str]:
+    """A worker's settings for this test: its topics and app id, its own state directory
+    and web port, and the stream scenario's window settings."""
+    from tests.integration.stream_scenario import STREAM_ENV
+
+    return {
+        **topic_env,
+        **STREAM_ENV,
+        "DRIFTLINE_APP_ID": unique_prefix,
+        "DRIFTLINE_DATA_DIR": str(tmp_path / "state"),
+        "DRIFTLINE_WEB_PORT": str(free_port),
+    }

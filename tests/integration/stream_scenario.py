@@ -3,6 +3,8 @@ one-minute windows, with drift planted in the third window only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from app.offline.simulate import Drift, events
@@ -37,12 +39,14 @@ def scenario_events(windows: int = WINDOWS, per_window: int = PER_WINDOW) -> lis
     ]
 
 
-def comparable(results: list[dict[str, object]]) -> dict[str, bytes]:
-    """Window results by window_id without emitted_at; duplicates (at-least-once delivery)
-    must be identical, or this raises."""
+def comparable(
+    results: list[dict[str, Any]], differs: tuple[str, ...] = ("emitted_at",)
+) -> dict[str, bytes]:
+    """Documents by window_id without the fields allowed to differ; duplicates
+    (at-least-once delivery) must be identical, or this raises."""
     out: dict[str, bytes] = {}
     for doc in results:
-        body = orjson.dumps({k: v for k, v in doc.items() if k != "emitted_at"})
+        body = orjson.dumps({k: v for k, v in doc.items() if k not in differs})
         wid = str(doc["window_id"])
         if wid in out and out[wid] != body:
             raise AssertionError(f"two different results for window {wid}")

@@ -22,7 +22,7 @@ from tests.integration.stream_scenario import (
     window_start,
 )
 from tests.integration.streamkit import docs, produce, read_topic, wait_http
-from tests.integration.test_stream_e2e import prepare, stream_env
+from tests.integration.test_stream_e2e import prepare
 
 
 async def end_offsets(bootstrap: str, topics: list[str]) -> dict[str, int]:
@@ -53,13 +53,11 @@ async def replay_results(
 
 async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_partial_windows(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    env = stream_env(topic_env, unique_prefix, tmp_path / "state", free_port)
+    env = stream_env
     baseline = prepare(driftline, env, tmp_path)
     values = scenario_events()
     stamps = [int(orjson.loads(v)["event_id"].rsplit("-", 1)[1]) for v in values]
@@ -73,7 +71,7 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
         timestamps_ms=[window_start(0) + i * spacing_ms for i in stamps],
     )
     worker = driftline.start(["worker"], tmp_path / "worker", env)
-    wait_http(f"http://127.0.0.1:{free_port}/ready", timeout_s=90)
+    wait_http(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/ready", timeout_s=90)
     live_records = await read_topic(
         kafka_bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"], until=lambda r: len(r) >= WINDOWS
     )

@@ -15,7 +15,6 @@ from tests.integration.stream_scenario import (
     PER_WINDOW,
     PLANTED,
     PREDICTION,
-    STREAM_ENV,
     WINDOWS,
     scenario_events,
     window_start,
@@ -44,25 +43,13 @@ def prepare(
     return baseline
 
 
-def stream_env(topic_env: dict[str, str], app_id: str, state: Path, port: int) -> dict[str, str]:
-    return {
-        **topic_env,
-        **STREAM_ENV,
-        "DRIFTLINE_APP_ID": app_id,
-        "DRIFTLINE_DATA_DIR": str(state),
-        "DRIFTLINE_WEB_PORT": str(port),
-    }
-
-
 async def test_events_become_window_results_and_alerts_exactly_where_drift_was_planted(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    env = stream_env(topic_env, unique_prefix, tmp_path / "state", free_port)
+    env = stream_env
     prepare(driftline, env, tmp_path)
     values = scenario_events()
     await produce(
@@ -72,7 +59,7 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
         partitions=[i % 4 for i in range(len(values))],
     )
     worker = driftline.start(["worker"], tmp_path / "worker", env)
-    wait_http(f"http://127.0.0.1:{free_port}/ready", timeout_s=90)
+    wait_http(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/ready", timeout_s=90)
 
     results = docs(
         await read_topic(
@@ -90,7 +77,7 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
             timeout_s=30,
         )
     )
-    code, body = http_get(f"http://127.0.0.1:{free_port}/metrics")
+    code, body = http_get(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/metrics")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
 

@@ -17,7 +17,7 @@ from app.contracts.schemas import validate
 from tests.integration.conftest import DriftlineCLI, _free_port
 from tests.integration.stream_scenario import MODEL, comparable, scenario_events
 from tests.integration.streamkit import docs, http_get, metric, produce, read_topic, wait_http
-from tests.integration.test_stream_e2e import prepare, stream_env
+from tests.integration.test_stream_e2e import prepare
 
 
 def run_env(base: dict[str, str], run: str, tmp_path: Path) -> dict[str, str]:
@@ -54,13 +54,11 @@ async def results_of(bootstrap: str, env: dict[str, str], count: int) -> dict[st
 
 async def test_bad_input_goes_to_the_dead_letter_topic_and_valid_events_count_exactly(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    env = stream_env(topic_env, unique_prefix, tmp_path / "state", free_port)
+    env = stream_env
     prepare(driftline, env, tmp_path, train_rows=5000)
     valid = scenario_events(windows=2, per_window=600)
     bad: list[tuple[bytes, str]] = [
@@ -102,7 +100,7 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_valid_events_count_ex
         await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"],
                          until=lambda r: len(r) >= 2, timeout_s=120)
     )  # fmt: skip
-    _, body = http_get(f"http://127.0.0.1:{free_port}/metrics")
+    _, body = http_get(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/metrics")
     stop(worker)
 
     assert len(letters) == len(expected)
@@ -121,13 +119,11 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_valid_events_count_ex
 
 async def test_sigkill_mid_window_then_restart_gives_identical_results(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    env = stream_env(topic_env, unique_prefix, tmp_path / "state", free_port)
+    env = stream_env
     prepare(driftline, env, tmp_path, train_rows=5000)
     windows, per_window = 6, 8000
     values = scenario_events(windows=windows, per_window=per_window)
@@ -164,13 +160,11 @@ async def test_sigkill_mid_window_then_restart_gives_identical_results(
 
 async def test_two_workers_and_a_rebalance_give_the_same_results_as_one(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    env = stream_env(topic_env, unique_prefix, tmp_path / "state", free_port)
+    env = stream_env
     prepare(driftline, env, tmp_path, train_rows=5000)
     windows, per_window = 6, 6000
     values = scenario_events(windows=windows, per_window=per_window)
@@ -204,22 +198,20 @@ async def test_two_workers_and_a_rebalance_give_the_same_results_as_one(
 @pytest.mark.timeout(120)
 async def test_a_model_that_stops_sending_gets_its_last_window_closed(
     driftline: DriftlineCLI,
-    topic_env: dict[str, str],
-    unique_prefix: str,
-    free_port: int,
+    stream_env: dict[str, str],
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
     window_s, lateness_s, idle_s = 10, 2, 3
     env = {
-        **stream_env(topic_env, unique_prefix, tmp_path / "state", free_port),
+        **stream_env,
         "DRIFTLINE_WINDOW_SECONDS": str(window_s),
         "DRIFTLINE_ALLOWED_LATENESS_SECONDS": str(lateness_s),
         "DRIFTLINE_IDLE_SECONDS": str(idle_s),
     }
     prepare(driftline, env, tmp_path, train_rows=5000)
     worker = driftline.start(["worker"], tmp_path / "worker", env)
-    wait_http(f"http://127.0.0.1:{free_port}/ready", timeout_s=90)
+    wait_http(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/ready", timeout_s=90)
     now_ms = int(time.time() * 1000)
     start = now_ms - now_ms % (window_s * 1000)
     if now_ms - start > window_s * 1000 // 2:  # leave room to send within the window
