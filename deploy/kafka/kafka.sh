@@ -80,7 +80,11 @@ is_our_broker() {
     kill -0 "$pid" 2>/dev/null || return 1
     state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
     [ "$state" != "Z" ] || return 1
-    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "kafka.Kafka $CONF"
+    # No "| grep -q" under pipefail: grep exits at the first match, the writer gets SIGPIPE and
+    # the pipeline fails at random. Read the whole text, then match.
+    local cmdline
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)
+    [[ $cmdline == *"kafka.Kafka $CONF"* ]]
 }
 
 # One metadata call. With the venv: aiokafka's admin client lists topics. Without it: a TCP
@@ -164,9 +168,12 @@ stop_pid() {
 check_bindings() {
     # Exactly one SLF4J 1.7 binding: with none the broker logs nothing (NOP logger); with two,
     # SLF4J picks one at random.
-    local dir=$1 jar bindings=()
+    # The listing is read whole before matching: "unzip -l | grep -q" under pipefail fails at
+    # random (grep exits at the first match, unzip gets SIGPIPE), which once found 0 bindings.
+    local dir=$1 jar listing bindings=()
     for jar in "$dir"/*.jar; do
-        if unzip -l "$jar" 2>/dev/null | grep -q 'org/slf4j/impl/StaticLoggerBinder.class'; then
+        listing=$(unzip -Z1 "$jar" 2>/dev/null || true)
+        if [[ $listing == *org/slf4j/impl/StaticLoggerBinder.class* ]]; then
             bindings+=("$(basename "$jar")")
         fi
     done
