@@ -54,9 +54,13 @@ class Settings(BaseSettings):
         """Faust broker URL list, e.g. ``kafka://127.0.0.1:9092``."""
         return ";".join(f"kafka://{hp.strip()}" for hp in self.kafka_bootstrap.split(","))
 
-    def topic_ticks(self) -> str:
-        """Internal idle-partition ticks topic of this app id."""
-        return f"{self.app_id}-ticks"
+    def topic_stage1_state(self) -> str:
+        """Stage 1's compacted snapshot topic of this app id (partition p = source p)."""
+        return f"{self.app_id}-stage1-state"
+
+    def stage1_group(self) -> str:
+        """Consumer group of stage 1 (the input topic); Faust's own group is the app id."""
+        return f"{self.app_id}-stage1"
 
     def topic_names(self) -> list[str]:
         return [
@@ -66,7 +70,7 @@ class Settings(BaseSettings):
             self.topic_alerts,
             self.topic_deadletter,
             self.topic_partials,
-            self.topic_ticks(),
+            self.topic_stage1_state(),
         ]
 
 

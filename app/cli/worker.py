@@ -21,8 +21,8 @@ def worker(web_port: int | None, data_dir: str | None, loglevel: str | None) -> 
     from app.stream.app import create_app
 
     settings = load_settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
-    # Topics first (idempotent): Faust would otherwise auto-create the input and the ticks
-    # topic with the broker's default partition count, breaking co-partitioning.
+    # Topics first (idempotent): Faust would otherwise auto-create the partials topic with
+    # the broker's default partition count, and stage 1's snapshot topic must be compacted.
     asyncio.run(create_topics(settings))
     app = create_app(settings)
     # The web port and bind address are app settings (create_app); faust's Worker takes neither.

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream.snapshots import MAX_SNAPSHOT_BYTES
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -43,8 +44,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_alerts, n, {}),
         TopicSpec(settings.topic_deadletter, n, {}),
         TopicSpec(settings.topic_partials, n, {}),
-        # Idle-partition ticks, co-partitioned with the input (one per app id).
-        TopicSpec(settings.topic_ticks(), n, {"retention.ms": str(3600 * 1000)}),
+        # Stage 1 snapshots, co-partitioned with the input (one per app id): compacted, and
+        # large enough for one snapshot of many models' open windows.
+        TopicSpec(
+            settings.topic_stage1_state(),
+            n,
+            {"cleanup.policy": "compact", "max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
+        ),
     ]
 
 

@@ -11,7 +11,8 @@ from faust.web import Request, Response, View
 from app.config import Settings
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.metrics import DriftlineMetrics
-from app.stream.pipeline import Pipeline
+from app.stream.stage1 import Stage1
+from app.stream.stage2 import Stage2
 from app.windows.baselines import BaselineRegistry
 from app.windows.close import WindowCloser, histogram_ops
 
@@ -41,8 +42,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         web_router_enabled=False,
         web_stats_enabled=False,
         web_graph_enabled=False,
-        # Stage 1 commits its own offsets after each snapshot, so a revocation need not
-        # wait for in-flight events: the next owner resumes from the last snapshot.
+        # Stage 2 records the partials offset it applied in its table, so a revocation need
+        # not wait for in-flight events: the next owner resumes from the table.
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
@@ -53,32 +54,29 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     closer = WindowCloser.from_path(
         registry, settings.window_seconds, settings.topic_predictions, settings.drift_config
     )
-    pipeline = Pipeline(app, settings, registry, histogram_ops(), closer, metrics, live=live)
+    # Stage 1 runs on its own batch consumer (see app.stream.stage1 for why), stage 2 as an
+    # agent; both in this worker process.
+    first = Stage1(settings, registry, histogram_ops(), metrics, live=live)
+    second = Stage2(app, settings, closer, metrics)
 
-    @app.agent(pipeline.source)
-    async def stage1(stream: Any) -> None:
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def stage1() -> None:
         await feed.ready.wait()
-        pipeline.running = True
-        async for event in stream.events():
-            await pipeline.on_source_event(event)
+        await first.run()
 
-    @app.agent(pipeline.partials)
+    @app.agent(second.partials)
     async def stage2(stream: Any) -> None:
         await feed.ready.wait()
         async for event in stream.events():
-            await pipeline.on_partials_event(event)
+            await second.on_partials_event(event)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def baselines() -> None:
         await feed.run()
 
-    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
-    async def idle_ticks() -> None:
-        await pipeline.tick_idle_partitions()
-
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        pipeline.forget_all()
+        second.forget_all()
 
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
@@ -87,12 +85,12 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
         recovered = cast(Any, app.tables).recovery.completed.is_set()
-        ok = feed.ready.is_set() and recovered and not app.rebalancing
+        ok = feed.ready.is_set() and first.joined.is_set() and recovered and not app.rebalancing
         return web.text("ready\n" if ok else "not ready\n", status=200 if ok else 503)
 
     @app.page("/metrics")
     async def metrics_page(web: View, request: Request) -> Response:
         return web.text(metrics.registry.render())
 
-    app.driftline_pipeline = pipeline  # type: ignore[attr-defined]
+    app.driftline_stages = (first, second)  # type: ignore[attr-defined]
     return app

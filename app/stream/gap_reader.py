@@ -1,4 +1,4 @@
-"""Re-reading input records that Faust's stream dropped (see Pipeline._fill_gap)."""
+"""Re-reading partials that Faust's stream dropped (see Stage2.on_partials_event)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.config import Settings
 
 @dataclass(frozen=True)
 class Record:
-    """The parts of an input message stage 1 uses, whichever consumer read it."""
+    """The parts of a message stage 2 uses, whichever consumer read it."""
 
     topic: str
     partition: int

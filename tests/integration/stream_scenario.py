@@ -39,6 +39,16 @@ def scenario_events(windows: int = WINDOWS, per_window: int = PER_WINDOW) -> lis
     ]
 
 
+def closing_events(after: list[bytes], windows: int, partitions: int = 4) -> list[bytes]:
+    """One event per source partition just past the lateness after the last window, so that
+    every partition's watermark closes it by event time alone (no idle tick needed). They
+    open one more window, which stays open."""
+    lateness_ms = int(STREAM_ENV["DRIFTLINE_ALLOWED_LATENESS_SECONDS"]) * 1000
+    event = orjson.loads(after[0])
+    event["timestamp"] = window_start(windows) + lateness_ms + 1000
+    return [orjson.dumps(event)] * partitions
+
+
 def comparable(
     results: list[dict[str, Any]], differs: tuple[str, ...] = ("emitted_at",)
 ) -> dict[str, bytes]:

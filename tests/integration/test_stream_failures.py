@@ -15,7 +15,12 @@ import pytest
 
 from app.contracts.schemas import validate
 from tests.integration.conftest import DriftlineCLI, _free_port
-from tests.integration.stream_scenario import MODEL, comparable, scenario_events
+from tests.integration.stream_scenario import (
+    MODEL,
+    closing_events,
+    comparable,
+    scenario_events,
+)
 from tests.integration.streamkit import docs, http_get, metric, produce, read_topic, wait_http
 from tests.integration.test_stream_e2e import prepare
 
@@ -168,31 +173,51 @@ async def test_two_workers_and_a_rebalance_give_the_same_results_as_one(
     prepare(driftline, env, tmp_path, train_rows=5000)
     windows, per_window = 6, 6000
     values = scenario_events(windows=windows, per_window=per_window)
-    await produce(kafka_bootstrap, env["DRIFTLINE_TOPIC_PREDICTIONS"], values,
-                  partitions=[(i * 7919) % 4 for i in range(len(values))])  # fmt: skip
+    parts = [(i * 7919) % 4 for i in range(len(values))]
+    # The workers run with idle ticks off (the events are historical: the pause while the
+    # third worker joins must not let the wall clock close their windows; the idle test
+    # covers ticks), so these close the last window by event time.
+    values += closing_events(values, windows)
+    parts += [0, 1, 2, 3]
+    no_idle = {"DRIFTLINE_IDLE_SECONDS": "3600"}
+    # The third worker joins after the first part is folded in, which ends inside a window:
+    # every partition then has an open window whose state must move with it.
+    cut = 3 * per_window + per_window // 3
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    await produce(kafka_bootstrap, topic, values[:cut], partitions=parts[:cut])
 
-    one_env = run_env(env, "one", tmp_path)
+    two_env = {**run_env(env, "two", tmp_path), **no_idle}
+    w1, p1 = start_worker(driftline, two_env, tmp_path, "two-a")
+    w2, p2 = start_worker(driftline, two_env, tmp_path, "two-b")
+    wait_http(f"http://127.0.0.1:{p1}/ready", timeout_s=90)
+    deadline = time.monotonic() + 120
+    folded = 0.0
+    while time.monotonic() < deadline and folded < cut:
+        folded = sum(
+            metric(http_get(f"http://127.0.0.1:{p}/metrics")[1], "driftline_events_valid_total",
+                   model=MODEL)
+            for p in (p1, p2)
+        )  # fmt: skip
+        await asyncio.sleep(0.1)
+    assert folded == cut
+    w3, p3 = start_worker(driftline, two_env, tmp_path, "two-c")
+    wait_http(f"http://127.0.0.1:{p3}/ready", timeout_s=90)  # joined: the rebalance is done
+    await produce(kafka_bootstrap, topic, values[cut:], partitions=parts[cut:])
+    two = await results_of(kafka_bootstrap, two_env, windows)
+    _, third = http_get(f"http://127.0.0.1:{p3}/metrics")
+    for w in (w1, w2, w3):
+        stop(w)
+
+    one_env = {**run_env(env, "one", tmp_path), **no_idle}
     worker, _ = start_worker(driftline, one_env, tmp_path, "one")
     one = await results_of(kafka_bootstrap, one_env, windows)
     stop(worker)
 
-    two_env = run_env(env, "two", tmp_path)
-    w1, p1 = start_worker(driftline, two_env, tmp_path, "two-a")
-    w2, _ = start_worker(driftline, two_env, tmp_path, "two-b")
-    wait_http(f"http://127.0.0.1:{p1}/ready", timeout_s=90)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # a third worker joins mid-stream: a rebalance
-        _, body = http_get(f"http://127.0.0.1:{p1}/metrics")
-        if metric(body, "driftline_events_valid_total", model=MODEL) > 0:
-            break
-        await asyncio.sleep(0.1)
-    w3, _ = start_worker(driftline, two_env, tmp_path, "two-c")
-    two = await results_of(kafka_bootstrap, two_env, windows)
-    for w in (w1, w2, w3):
-        stop(w)
-
     assert len(one) == windows
     assert two == one
+    assert sorted(orjson.loads(b)["n_events"] for b in one.values()) == [per_window] * windows
+    # The third worker took partitions over mid-window and folded events of its own.
+    assert metric(third, "driftline_events_valid_total", model=MODEL) > 0
 
 
 @pytest.mark.timeout(120)
