@@ -10,8 +10,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 if TYPE_CHECKING:
     from tests.integration.conftest import DriftlineCLI
 
-# The env names and the policy each topic must have; only the baselines topic is compacted
-# (the latest baseline per model wins).
+# The env names and the policy each topic must have; the baselines topic is compacted (the
+# latest baseline per model wins), and so is stage 1's snapshot topic (named after the app id).
 EXPECTED_POLICY = {
     "DRIFTLINE_TOPIC_PREDICTIONS": "delete",
     "DRIFTLINE_TOPIC_BASELINES": "compact",
@@ -42,10 +42,14 @@ async def _cleanup_policies(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 
 
 async def test_create_twice_is_idempotent_with_exact_partitions_and_policies(
-    driftline: DriftlineCLI, topic_env: dict[str, str], kafka_admin: AIOKafkaAdminClient
+    driftline: DriftlineCLI,
+    topic_env: dict[str, str],
+    unique_prefix: str,
+    kafka_admin: AIOKafkaAdminClient,
 ) -> None:
-    env = {**topic_env, "DRIFTLINE_PARTITIONS": "3"}
-    names = [env[key] for key in EXPECTED_POLICY]
+    env = {**topic_env, "DRIFTLINE_PARTITIONS": "3", "DRIFTLINE_APP_ID": unique_prefix}
+    state = f"{env['DRIFTLINE_APP_ID']}-stage1-state"
+    names = [env[key] for key in EXPECTED_POLICY] + [state]
 
     first = driftline.run(["topics", "create"], env=env)
     assert first.returncode == 0, first.stderr
@@ -61,7 +65,8 @@ async def test_create_twice_is_idempotent_with_exact_partitions_and_policies(
     # Checked with our own client, not the app's helper that did the creating.
     assert await _partition_counts(kafka_admin, names) == dict.fromkeys(names, 3)
     assert await _cleanup_policies(kafka_admin, names) == {
-        env[key]: policy for key, policy in EXPECTED_POLICY.items()
+        **{env[key]: policy for key, policy in EXPECTED_POLICY.items()},
+        state: "compact",
     }
 
 

@@ -126,9 +126,10 @@ async def test_worker_serves_health_on_loopback_joins_group_and_stops_on_sigterm
     # The worker has no authentication: it must only be reachable from this machine.
     assert _listening_addresses(free_port) == {"0100007F"}
 
-    # Faust's consumer group id is the app id.
-    members = await _wait_for_member(kafka_admin, app_id)
-    assert len(members) == 1, f"no member in group {app_id!r}:\n" + _stderr_tail(log_dir)
+    # Faust's consumer group id is the app id (stage 2); stage 1 has a group of its own.
+    for group in (app_id, f"{app_id}-stage1"):
+        members = await _wait_for_member(kafka_admin, group)
+        assert len(members) == 1, f"no member in group {group!r}:\n" + _stderr_tail(log_dir)
 
     proc.send_signal(signal.SIGTERM)
     returncode = await asyncio.to_thread(proc.wait, STOP_TIMEOUT_S)
