@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def stage1() -> None:
         await feed.ready.wait()
-        await first.run()
+        await first.run_forever()
 
     @app.agent(second.partials)
     async def stage2(stream: Any) -> None:

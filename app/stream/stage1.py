@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,7 @@ class Stage1:
         # Processing a batch, a checkpoint and a rebalance callback never interleave.
         self.lock = asyncio.Lock()
         self.inflight: list[asyncio.Future[Any]] = []  # deliveries since the last checkpoint
+        self.torn = False  # a batch is being folded, or was cut short (see run)
         # aiokafka clients bind to the running loop, so they are made in run().
         self.consumer: AIOKafkaConsumer
         self.producer: AIOKafkaProducer
@@ -114,10 +116,15 @@ class Stage1:
             while True:
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_records)
                 async with self.lock:
+                    # A batch cut short (error, cancellation) may have advanced a binner
+                    # past outputs it never sent: from then on nothing is checkpointed, and
+                    # the next owner (or restart) resumes from the last whole snapshot.
+                    self.torn = True
                     for tp, records in batch.items():
                         await self._fold(tp.partition, records)
                     if self.live:
                         await self._tick_idle()
+                    self.torn = False
                     try:
                         await self.checkpoint(list(self.owned), due_only=True)
                     except Exception as err:  # still due: retried after the next batch
@@ -125,13 +132,28 @@ class Stage1:
         finally:
             await self._shutdown()
 
+    async def run_forever(self) -> None:
+        """run(), restarted after an unexpected error: a worker never stays up without its
+        stage 1 (its partitions would sit in the group unprocessed)."""
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stage 1 failed; restarting it in 5 s from the last snapshots")
+                await asyncio.sleep(5)
+
     async def _shutdown(self) -> None:
         try:
             async with self.lock:
                 await self.checkpoint(list(self.owned), due_only=False)
-                self.owned.clear()
         except Exception as err:  # the next owner resumes from the last good snapshot
             log.warning("stage 1: final checkpoint failed (%r)", err)
+        finally:
+            self.owned.clear()
+            self.inflight = []
+            self.torn = False
         await self.consumer.stop()
         await self.producer.stop()
 
@@ -143,6 +165,11 @@ class Stage1:
             log.warning("stage 1 partition %d: %d records of an unowned partition", p, len(records))
             return
         binner = owned.binner
+        # Counted per batch, then added to the metrics once: a labelled metric update per
+        # event costs about as much as binning one feature.
+        seen: Counter[str] = Counter()
+        valid: Counter[str] = Counter()
+        late: Counter[str] = Counter()
         for rec in records:
             if binner.already_applied(rec.offset):
                 continue  # redelivered; its effect is already in the restored snapshot
@@ -152,17 +179,21 @@ class Stage1:
                 continue
             if isinstance(result, Rejected):
                 if result.model_id is not None:
-                    self.metrics.events_in.inc(model=result.model_id)
+                    seen[result.model_id] += 1
                 await self._dead_letter(rec, result)
                 continue
-            self.metrics.events_in.inc(model=result.model_id)
-            if result.late:
-                self.metrics.late.inc(model=result.model_id)
-            else:
-                self.metrics.events_valid.inc(model=result.model_id)
+            seen[result.model_id] += 1
+            (late if result.late else valid)[result.model_id] += 1
             if result.outputs:
                 await self._emit(result.outputs)
                 owned.closed = True
+        for metric, counts in (
+            (self.metrics.events_in, seen),
+            (self.metrics.events_valid, valid),
+            (self.metrics.late, late),
+        ):
+            for model, n in counts.items():
+                metric.inc(n, model=model)
         owned.last_activity = time.monotonic()
 
     async def _send(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
@@ -224,6 +255,9 @@ class Stage1:
     # -- checkpoints -------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int], *, due_only: bool) -> None:
         """Snapshot these partitions (only those due, when due_only), then commit."""
+        if self.torn:
+            log.warning("stage 1: last batch was cut short; %s not checkpointed", partitions)
+            return
         now = time.monotonic()
         due = []
         for p in partitions:
