@@ -145,6 +145,7 @@ def window_result(
         "contract": {
             "unavailable": list(c.unavailable),
             "unknown": list(c.unknown),
+            "unknown_truncated": c.unknown_truncated,
             "type_changed": list(c.type_changed),
         },
         "smoothing": {"method": "additive", "epsilon": evaluation.smoothing_epsilon},

@@ -117,6 +117,7 @@ def test_a_drifted_window_and_its_event_validate_against_the_schemas() -> None:
     assert doc["contract"] == {
         "unavailable": ["income"],
         "unknown": ["new_col"],
+        "unknown_truncated": False,
         "type_changed": [],
     }
     assert doc["smoothing"] == {"method": "additive", "epsilon": 0.5}
@@ -125,6 +126,19 @@ def test_a_drifted_window_and_its_event_validate_against_the_schemas() -> None:
     assert [f["name"] for f in event["drifted_features"]] == ["age", "country", "income"]
     assert event["window_id"] == doc["window_id"] and event["alert_id"].startswith("alert-")
     validate("drift-event", orjson.loads(to_json(event)))
+
+
+def test_more_unknown_features_than_kept_are_reported_as_truncated() -> None:
+    events = _events(1, 200, drift=False)
+    for i, (features, _) in enumerate(events):
+        features[f"extra_{i:03d}"] = 1.0  # 200 names the baseline never saw
+    doc = _result(events)
+    validate("window-result", orjson.loads(to_json(doc)))
+    contract = doc["contract"]
+    assert isinstance(contract, dict)
+    assert contract["unknown_truncated"] is True
+    # The smallest names are kept: extra_000 .. extra_031 sort before new_col.
+    assert contract["unknown"] == [f"extra_{i:03d}" for i in range(32)]
 
 
 def test_a_feature_drifted_by_its_null_rate_alone_validates_in_a_drift_event() -> None:
