@@ -14,6 +14,7 @@ from app.errors import DriftlineError
 from app.stream.snapshots import MAX_SNAPSHOT_BYTES
 
 TOPIC_ALREADY_EXISTS = 36
+MAX_DEAD_LETTER_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_baselines, n, {"cleanup.policy": "compact"}),
         TopicSpec(settings.topic_windows, n, {}),
         TopicSpec(settings.topic_alerts, n, {}),
-        TopicSpec(settings.topic_deadletter, n, {}),
+        # A dead letter carries the original bytes in base64 (4/3 of their size): room for
+        # inputs well past the broker's default 1 MB, should the input topic allow them.
+        TopicSpec(settings.topic_deadletter, n, {"max.message.bytes": str(MAX_DEAD_LETTER_BYTES)}),
         TopicSpec(settings.topic_partials, n, {}),
         # Stage 1 snapshots, co-partitioned with the input (one per app id): compacted, and
         # large enough for one snapshot of many models' open windows.

@@ -29,7 +29,7 @@ from app.drift.baseline import Baseline
 from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
 from app.errors import DriftlineError
 from app.offline.replay_merge import PartitionRun, merge_runs
-from app.stream.admin import describe_topics
+from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
@@ -141,7 +141,12 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
     limits = DecodeLimits()
     models = frozenset(job.models)
     consumer = _consumer(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    # Dead letters of inputs past 1 MB fit (see MAX_DEAD_LETTER_BYTES).
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_request_size=MAX_DEAD_LETTER_BYTES,
+    )
     await consumer.start()
     await producer.start()
     runs = []

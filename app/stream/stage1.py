@@ -38,8 +38,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from app.config import Settings
 from app.contracts.deadletter import dead_letter
 from app.contracts.decode import DecodeLimits
+from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
-from app.stream.snapshots import MAX_SNAPSHOT_BYTES, read_latest_retrying, snapshot_key
+from app.stream.snapshots import read_latest_retrying, snapshot_key
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.fold import Rejected, fold_record
@@ -106,7 +107,8 @@ class Stage1:
             client_id=f"{s.app_id}-stage1",
             acks="all",
             enable_idempotence=True,
-            max_request_size=MAX_SNAPSHOT_BYTES,
+            # The largest of its messages: a dead letter of a big input, or a snapshot.
+            max_request_size=MAX_DEAD_LETTER_BYTES,
             linger_ms=5,
         )
         await self.producer.start()

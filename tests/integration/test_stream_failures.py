@@ -12,10 +12,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from app.contracts.schemas import validate
 from tests.integration.conftest import DriftlineCLI, _free_port
 from tests.integration.stream_scenario import (
+    BASE_MS,
     MODEL,
     closing_events,
     comparable,
@@ -120,6 +124,53 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_valid_events_count_ex
     assert sorted(r["n_events"] for r in results) == [600, 600]
     assert metric(body, "driftline_events_valid_total", model=MODEL) == 1200
     assert metric(body, "driftline_events_invalid_total", reason="unknown_model") == 1
+
+
+async def test_an_oversized_message_goes_to_the_dead_letter_topic_whole(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    env = stream_env
+    prepare(driftline, env, tmp_path, train_rows=5000)
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    # With the broker's default limit (1 MB) such a message never reaches Driftline; an
+    # operator may raise it for the input topic, and then the decoder's 1 MiB limit acts.
+    await kafka_admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": str(4 << 20)})]
+    )
+    big = orjson.dumps({"model_id": MODEL, "timestamp": BASE_MS, "prediction": 0.1,
+                        "features": {"amount": 1.0, "note": "x" * (1536 * 1024)}})  # fmt: skip
+    valid = scenario_events(windows=1, per_window=500)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all",
+                                max_request_size=8 << 20)  # fmt: skip
+    await producer.start()
+    try:
+        for value in [*valid[:250], big, *valid[250:]]:
+            await (await producer.send(topic, value, partition=1))
+    finally:
+        await producer.stop()
+
+    worker = driftline.start(["worker"], tmp_path / "worker", env)
+    [letter] = docs(
+        await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_DEADLETTER"],
+                         until=lambda r: len(r) >= 1, timeout_s=120)
+    )  # fmt: skip
+    [result] = docs(
+        await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"],
+                         until=lambda r: len(r) >= 1, timeout_s=120)
+    )  # fmt: skip
+    stop(worker)
+
+    validate("dead-letter", letter)
+    assert letter["reason"] == "oversized"
+    assert base64.b64decode(str(letter["original_base64"])) == big
+    source = letter["source"]
+    assert isinstance(source, dict)
+    assert (source["topic"], source["partition"], source["offset"]) == (topic, 1, 250)
+    assert result["n_events"] == 500
 
 
 async def test_sigkill_mid_window_then_restart_gives_identical_results(
