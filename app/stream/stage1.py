@@ -86,6 +86,7 @@ class Stage1:
         self.lock = asyncio.Lock()
         self.inflight: list[asyncio.Future[Any]] = []  # deliveries since the last checkpoint
         self.torn = False  # a batch is being folded, or was cut short (see run)
+        self.generation: int | None = None  # the group generation the partitions came with
         # aiokafka clients bind to the running loop, so they are made in run().
         self.consumer: AIOKafkaConsumer
         self.producer: AIOKafkaProducer
@@ -257,9 +258,6 @@ class Stage1:
     # -- checkpoints -------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int], *, due_only: bool) -> None:
         """Snapshot these partitions (only those due, when due_only), then commit."""
-        if self.torn:
-            log.warning("stage 1: last batch was cut short; %s not checkpointed", partitions)
-            return
         now = time.monotonic()
         due = []
         for p in partitions:
@@ -274,6 +272,16 @@ class Stage1:
             ):
                 due.append(p)
         if not due:
+            return
+        if self.torn:
+            log.warning("stage 1: last batch was cut short; %s not checkpointed", due)
+            return
+        if self._generation() != self.generation:
+            # This worker was dropped from the group (e.g. stalled past the session
+            # timeout): its partitions may already have a new owner that restored the last
+            # snapshot, which a write now would overtake.
+            log.warning("stage 1: no longer in group generation %s; %s not checkpointed",
+                        self.generation, due)  # fmt: skip
             return
         # Everything a snapshot covers must be on the broker before the snapshot is.
         await self._delivered(self.inflight)
@@ -322,8 +330,16 @@ class Stage1:
         if partitions:
             log.info("stage 1: released partitions %s", sorted(partitions))
 
+    def _generation(self) -> int | None:
+        # aiokafka keeps the group generation on its coordinator (no public accessor); it is
+        # reset when the broker says this member is unknown or its generation is stale.
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        generation = getattr(coordinator, "generation", None)
+        return generation if isinstance(generation, int) else None
+
     async def acquire(self, partitions: list[int]) -> None:
         async with self.lock:
+            self.generation = self._generation()
             new = [p for p in partitions if p not in self.owned]
             snapshots = await read_latest_retrying(self.settings, self.state_topic, new)
             now = time.monotonic()
