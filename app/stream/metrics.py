@@ -29,6 +29,10 @@ class Metric:
     def set(self, value: float, **labels: str) -> None:
         self.values[tuple(sorted(labels.items()))] = value
 
+    def remove(self, **labels: str) -> None:
+        """Drop a series (e.g. a partition this worker no longer owns)."""
+        self.values.pop(tuple(sorted(labels.items())), None)
+
     def get(self, **labels: str) -> float:
         return self.values.get(tuple(sorted(labels.items())), 0.0)
 
@@ -86,6 +90,10 @@ class DriftlineMetrics:
         )
         self.duplicates = r.counter(
             "driftline_duplicate_partials_total", "Redelivered partials ignored by stage 2."
+        )
+        self.input_lag = r.gauge(
+            "driftline_input_lag_records",
+            "Input records not yet folded in, per source partition this worker owns.",
         )
         self.watermark = r.gauge(
             "driftline_watermark_seconds", "Closed-up-to time per source partition (epoch s)."

@@ -87,6 +87,7 @@ class Stage1:
         self.inflight: list[asyncio.Future[Any]] = []  # deliveries since the last checkpoint
         self.torn = False  # a batch is being folded, or was cut short (see run)
         self.generation: int | None = None  # the group generation the partitions came with
+        self.lag_reported = 0.0  # monotonic time of the last input-lag update
         # aiokafka clients bind to the running loop, so they are made in run().
         self.consumer: AIOKafkaConsumer
         self.producer: AIOKafkaProducer
@@ -128,6 +129,7 @@ class Stage1:
                     if self.live:
                         await self._tick_idle()
                     self.torn = False
+                    await self._report_lag()
                     try:
                         await self.checkpoint(list(self.owned), due_only=True)
                     except Exception as err:  # still due: retried after the next batch
@@ -255,6 +257,18 @@ class Stage1:
                 await self._emit(outputs)
                 owned.closed = True
 
+    async def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self.lag_reported < 1.0:
+            return
+        self.lag_reported = now
+        for p in self.owned:
+            tp = TopicPartition(self.topic, p)
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                lag = max(0, end - await self.consumer.position(tp))
+                self.metrics.input_lag.set(lag, partition=str(p))
+
     # -- checkpoints -------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int], *, due_only: bool) -> None:
         """Snapshot these partitions (only those due, when due_only), then commit."""
@@ -327,6 +341,7 @@ class Stage1:
             finally:  # on failure the next owner resumes from the last good snapshot
                 for p in partitions:
                     self.owned.pop(p, None)
+                    self.metrics.input_lag.remove(partition=str(p))
         if partitions:
             log.info("stage 1: released partitions %s", sorted(partitions))
 

@@ -107,3 +107,6 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
     assert metric(body, "driftline_events_valid_total", model=MODEL) == WINDOWS * PER_WINDOW
     assert metric(body, "driftline_alerts_total", model=MODEL) == 1
     assert metric(body, "driftline_windows_closed_total", model=MODEL, status="drift") == 1
+    # Everything read, and the gauge is there for each of the four partitions it owns.
+    lags = [line for line in body.splitlines() if line.startswith("driftline_input_lag_records{")]
+    assert lags == [f'driftline_input_lag_records{{partition="{p}"}} 0' for p in range(4)]
