@@ -112,8 +112,9 @@ class PartitionBinner:
         return entry
 
     def _advance(self, ts_ms: int) -> list[Partial | WatermarkAdvanced]:
-        if self.max_ts_ms is None or ts_ms > self.max_ts_ms:
-            self.max_ts_ms = ts_ms
+        if self.max_ts_ms is not None and ts_ms <= self.max_ts_ms:
+            return []  # the watermark moves only with a new maximum (the common case)
+        self.max_ts_ms = ts_ms
         closed = self.spec.closed_upto(self.max_ts_ms - self.spec.lateness_ms)
         if closed is None or (self.closed_upto_ms is not None and closed <= self.closed_upto_ms):
             return []

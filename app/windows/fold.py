@@ -6,6 +6,7 @@ Shared by the live pipeline and replay, so both treat every record the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.contracts import DeadLetterReason
 from app.contracts.decode import DecodeError, DecodeLimits, decode_event
@@ -23,8 +24,10 @@ class Rejected:
     model_id: str | None
 
 
-@dataclass(frozen=True)
-class Folded:
+class Folded(NamedTuple):
+    """One per valid event: a tuple, since a frozen dataclass's __init__ cost ~6% of a
+    worker's time in a profile."""
+
     model_id: str
     timestamp_ms: int
     late: bool  # later than the allowed lateness: counted, not added
