@@ -1,8 +1,8 @@
 """Stage 1: one source partition's open windows, its watermark and its applied offset.
 
 Exactness. The whole state of a source partition is one snapshot (``to_bytes``) that the
-stream layer writes to its changelog before it acknowledges the events folded into it.
-After a crash or rebalance the snapshot comes back with ``applied_offset``; redelivered
+stream layer writes to the stage-1 snapshot topic before it commits the events folded into
+it. After a crash or rebalance the snapshot comes back with ``applied_offset``; redelivered
 events at or below it are skipped, so nothing is counted twice, and nothing whose offset
 was committed is lost, because commits never pass the last snapshot.
 """
