@@ -23,7 +23,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.config import Settings
-from app.contracts.deadletter import dead_letter
 from app.contracts.decode import DecodeLimits
 from app.drift.baseline import Baseline
 from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
@@ -32,10 +31,9 @@ from app.offline.replay_merge import PartitionRun, merge_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.baselines import BaselineRegistry
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.binner import PartitionBinner, output_from_dict, output_to_dict
 from app.windows.close import WindowCloser, histogram_ops
 from app.windows.fold import Rejected, fold_record
-from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 
 
@@ -175,18 +173,7 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
                     rejected = _one(msg, binner, run, registry, limits, models)
                     if rejected is not None:
                         run.invalid[rejected.reason] = run.invalid.get(rejected.reason, 0) + 1
-                        doc = dead_letter(
-                            rejected.reason,
-                            rejected.error,
-                            topic=msg.topic,
-                            partition=msg.partition,
-                            offset=msg.offset,
-                            timestamp_ms=msg.timestamp,
-                            key=msg.key,
-                            value=msg.value or b"",
-                            model_id=rejected.model_id,
-                            received_at_ms=int(time.time() * 1000),
-                        )
+                        doc = rejected.letter(msg, received_at_ms=int(time.time() * 1000))
                         await producer.send(job.deadletter_topic, orjson.dumps(doc), key=msg.key)
                     if msg.offset >= r.stop - 1:
                         done = True
@@ -233,12 +220,7 @@ def _child(job: Job, progress: Synchronized[int], out: Any) -> None:
 def _run_to_dict(run: PartitionRun) -> dict[str, Any]:
     return {
         "partition": run.partition,
-        "outputs": [
-            {"type": "partial", **o.to_dict()}
-            if isinstance(o, Partial)
-            else {"type": "wm", "source": o.source_partition, "closed_upto_ms": o.closed_upto_ms}
-            for o in run.outputs
-        ],
+        "outputs": [output_to_dict(o) for o in run.outputs],
         "truncated_start": run.truncated_start,
         "truncated_end": run.truncated_end,
         "first_ts_ms": run.first_ts_ms,
@@ -250,12 +232,7 @@ def _run_to_dict(run: PartitionRun) -> dict[str, Any]:
 
 
 def _run_from_dict(d: dict[str, Any]) -> PartitionRun:
-    outputs: list[Partial | WatermarkAdvanced] = [
-        Partial.from_dict(o)
-        if o["type"] == "partial"
-        else WatermarkAdvanced(int(o["source"]), int(o["closed_upto_ms"]))
-        for o in d["outputs"]
-    ]
+    outputs = [out for o in d["outputs"] if (out := output_from_dict(o)) is not None]
     return PartitionRun(
         d["partition"],
         outputs,

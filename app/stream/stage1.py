@@ -36,14 +36,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from app.config import Settings
-from app.contracts.deadletter import dead_letter
 from app.contracts.decode import DecodeLimits
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
 from app.windows.baselines import BaselineRegistry
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
-from app.windows.fold import Rejected, fold_record
+from app.windows.binner import PartitionBinner, WatermarkAdvanced, output_to_dict
+from app.windows.fold import Rejected, SourceRecord, fold_record
 from app.windows.partial import AccumulatorOps, Partial
 from app.windows.spec import WindowSpec, route
 
@@ -209,33 +208,20 @@ class Stage1:
         # partials it completes (the merger relies on it).
         partials = self.settings.topic_partials
         for out in outputs:
+            value = orjson.dumps(output_to_dict(out))
             if isinstance(out, Partial):
                 q = route(out.model_id, out.window_start_ms, self.n)
-                value = orjson.dumps({"type": "partial", **out.to_dict()})
                 await self._send(partials, value, out.model_id.encode(), q)
             else:
-                wm = {"source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
-                value = orjson.dumps({"type": "wm", **wm})
                 self.metrics.watermark.set(
                     out.closed_upto_ms / 1000, partition=str(out.source_partition)
                 )
                 for q in range(self.n):
                     await self._send(partials, value, None, q)
 
-    async def _dead_letter(self, rec: Any, rejected: Rejected) -> None:
+    async def _dead_letter(self, rec: SourceRecord, rejected: Rejected) -> None:
         self.metrics.invalid.inc(reason=rejected.reason)
-        doc = dead_letter(
-            rejected.reason,
-            rejected.error,
-            topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            timestamp_ms=rec.timestamp if rec.timestamp > 0 else None,
-            key=rec.key,
-            value=rec.value if rec.value is not None else b"",
-            model_id=rejected.model_id,
-            received_at_ms=int(time.time() * 1000),
-        )
+        doc = rejected.letter(rec, received_at_ms=int(time.time() * 1000))
         # The dead-letter topic is keyed like the input; its partition is the producer's.
         self.inflight.append(
             await self.producer.send(self.settings.topic_deadletter, orjson.dumps(doc), key=rec.key)

@@ -18,6 +18,7 @@ import orjson
 from app.config import Settings
 from app.stream.gap_reader import GapReader
 from app.stream.metrics import DriftlineMetrics
+from app.windows.binner import WatermarkAdvanced, output_from_dict
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -101,19 +102,18 @@ class Stage2:
         if merger.applied_offset is not None and offset <= merger.applied_offset:
             return  # already in the state (redelivery)
         merger.applied_offset = offset
-        d = orjson.loads(value) if value is not None else {"type": "none"}
-        if d["type"] == "partial":
-            partial = Partial.from_dict(d)
-            key = (partial.model_id, partial.window_start_ms)
-            if merger.on_partial(partial):
+        out = output_from_dict(orjson.loads(value)) if value is not None else None
+        if isinstance(out, Partial):
+            key = (out.model_id, out.window_start_ms)
+            if merger.on_partial(out):
                 self.stage2[orjson.dumps([q, "p", *key])] = merger.pending_to_bytes(key)
             else:
                 self.metrics.duplicates.inc()
             self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
             return
         done: list[CompleteWindow] = []
-        if d["type"] == "wm":
-            done = merger.on_watermark(int(d["source"]), int(d["closed_upto_ms"]))
+        if isinstance(out, WatermarkAdvanced):
+            done = merger.on_watermark(out.source_partition, out.closed_upto_ms)
         self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
         for window in done:
             await self._close(window)

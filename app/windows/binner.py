@@ -30,6 +30,22 @@ class WatermarkAdvanced:
     closed_upto_ms: int
 
 
+def output_to_dict(out: Partial | WatermarkAdvanced) -> dict[str, Any]:
+    """The partials-topic message of one stage-1 output, the same for live and replay."""
+    if isinstance(out, Partial):
+        return {"type": "partial", **out.to_dict()}
+    return {"type": "wm", "source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
+
+
+def output_from_dict(d: dict[str, Any]) -> Partial | WatermarkAdvanced | None:
+    """The inverse of output_to_dict; None for a message of any other type."""
+    if d.get("type") == "partial":
+        return Partial.from_dict(d)
+    if d.get("type") == "wm":
+        return WatermarkAdvanced(int(d["source"]), int(d["closed_upto_ms"]))
+    return None
+
+
 class PartitionBinner:
     """Folds one source partition's events into per-(model, window) partials."""
 

@@ -6,13 +6,25 @@ Shared by the live pipeline and replay, so both treat every record the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from app.contracts import DeadLetterReason
+from app.contracts.deadletter import dead_letter
 from app.contracts.decode import DecodeError, DecodeLimits, decode_event
 from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
+
+
+class SourceRecord(Protocol):
+    """What a dead letter names of an input record (aiokafka's ConsumerRecord has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,21 @@ class Rejected:
     reason: DeadLetterReason
     error: str | BaseException
     model_id: str | None
+
+    def letter(self, rec: SourceRecord, received_at_ms: int) -> dict[str, Any]:
+        """The dead-letter document for ``rec`` (the live stream and replay write the same)."""
+        return dead_letter(
+            self.reason,
+            self.error,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            timestamp_ms=rec.timestamp if rec.timestamp > 0 else None,
+            key=rec.key,
+            value=rec.value if rec.value is not None else b"",
+            model_id=self.model_id,
+            received_at_ms=received_at_ms,
+        )
 
 
 class Folded(NamedTuple):
