@@ -75,20 +75,6 @@ class ConfigError(DriftlineError):
 
 
 @dataclass(frozen=True)
-class FeatureRules:
-    """The rules one feature is judged by."""
-
-    alpha: float = 0.05
-    feature_n_min: int = 100
-    effect: EffectName = "psi"
-    threshold: float = 0.03
-    null_rate_change: float = 0.02
-    unseen_share: float = 0.01
-    type_change_share: float = 0.5
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
 class Rules:
     """Defaults for every feature of a model (and, in ``[defaults]``, of every model)."""
 
@@ -105,6 +91,20 @@ class Rules:
     unseen_share: float = 0.01
     type_change_share: float = 0.5
     size_adjusted: bool = True
+
+
+@dataclass(frozen=True)
+class FeatureRules:
+    """The rules one feature is judged by. Its defaults are Rules' (one place to change)."""
+
+    alpha: float = Rules.alpha
+    feature_n_min: int = Rules.feature_n_min
+    effect: EffectName = Rules.numeric_effect
+    threshold: float = Rules.numeric_threshold
+    null_rate_change: float = Rules.null_rate_change
+    unseen_share: float = Rules.unseen_share
+    type_change_share: float = Rules.type_change_share
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
