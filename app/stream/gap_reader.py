@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app.config import Settings
-
-
-@dataclass(frozen=True)
-class Record:
-    """The parts of a message stage 2 uses, whichever consumer read it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
 
 
 class GapReader:
@@ -41,16 +28,9 @@ class GapReader:
             auto_offset_reset="earliest",
         )
 
-    async def first_offset(self, partition: int) -> int:
-        consumer = self._consumer()
-        await consumer.start()
-        try:
-            tp = TopicPartition(self.topic, partition)
-            return int((await consumer.beginning_offsets([tp]))[tp])
-        finally:
-            await consumer.stop()
-
-    async def read(self, partition: int, start: int, stop: int) -> AsyncIterator[Record]:
+    async def read(
+        self, partition: int, start: int, stop: int
+    ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
         """Records with start <= offset < stop, in order. Raises TimeoutError when the
         range cannot be read within the timeout, rather than stalling the stream."""
         consumer = self._consumer()
@@ -70,8 +50,7 @@ class GapReader:
                 for msg in batch.get(tp, []):
                     if msg.offset >= stop:
                         return
-                    yield Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                                 msg.timestamp)  # fmt: skip
+                    yield msg
                     if msg.offset >= stop - 1:
                         return
                 if await consumer.position(tp) >= stop:

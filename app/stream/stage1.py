@@ -373,7 +373,5 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
             await self.stage.acquire(
                 [tp.partition for tp in assigned if tp.topic == self.stage.topic]
             )
-        except Exception:
-            # aiokafka would log and carry on; say which partitions go unprocessed and why.
+        except Exception:  # aiokafka would only log it; say what it means here
             log.exception("stage 1: restoring %s failed; they are not processed", assigned)
-            raise
