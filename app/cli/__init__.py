@@ -14,7 +14,7 @@ from app.cli.publish import publish
 from app.cli.replay import replay
 from app.cli.topics import topics
 from app.cli.worker import worker
-from app.demo import demo
+from app.demo.run import demo
 from app.errors import DriftlineError
 
 

@@ -3,7 +3,7 @@
 Output: JSON Lines, one document per line, in close order (windows oldest first, then by
 model); each window result (``"kind": "window_result"``) is followed at once by its drift
 event (``"kind": "drift_event"``) when the window drifted. Invalid input lines and the
-summary go to stderr. See ``app.offline.analyze`` for the rules.
+summary go to stderr. See ``app.pipeline.analyze`` for the rules.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import IO
 import click
 from tqdm import tqdm
 
+from app.baseline.codec import load_baseline
 from app.config import load_settings
 from app.contracts import DeadLetterReason
 from app.contracts.decode import parse_rfc3339_ms
-from app.drift.baseline_io import load_baseline
-from app.drift.config import load_config
-from app.drift.readers import FORMATS, detect_format, input_size, where
 from app.errors import InputError
-from app.offline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
+from app.files.readers import FORMATS, detect_format, input_size, where
+from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
+from app.stats.rules import load_config
 
 
 @click.command()

@@ -9,9 +9,7 @@ from collections import Counter
 
 import click
 
-from app.drift.baseline import Baseline, FeatureBaseline
-from app.drift.baseline_io import dump_baseline, load_baseline
-from app.drift.build import (
+from app.baseline.build import (
     DEFAULT_BINS,
     DEFAULT_TOLERANCE,
     DEFAULT_TOP_K,
@@ -20,7 +18,9 @@ from app.drift.build import (
     build_baseline,
     load_feature_spec,
 )
-from app.drift.readers import FORMATS
+from app.baseline.codec import dump_baseline, load_baseline
+from app.baseline.model import Baseline, FeatureBaseline
+from app.files.readers import FORMATS
 
 
 @click.group()

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from app.drift.baseline_io import load_baseline
-from app.drift.config import load_config
-from app.drift.decision import WindowEvaluation
-from app.drift.evaluate import evaluate_file
-from app.drift.readers import FORMATS
-from app.drift.results import rfc3339_ms, to_json
+from app.baseline.codec import load_baseline
+from app.files.readers import FORMATS
+from app.pipeline.evaluate import evaluate_file
+from app.pipeline.results import rfc3339_ms, to_json
+from app.stats.decision import WindowEvaluation
+from app.stats.rules import load_config
 
 
 @click.command()

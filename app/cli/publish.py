@@ -7,9 +7,9 @@ import time
 
 import click
 
+from app.baseline.codec import baseline_to_dict, load_baseline
 from app.config import load_settings
 from app.contracts.decode import parse_rfc3339_ms
-from app.drift.baseline_io import baseline_to_dict, load_baseline
 from app.errors import DriftlineError
 
 

@@ -63,8 +63,9 @@ def replay(
     """
     from tqdm import tqdm
 
-    from app.drift.baseline_io import load_baseline
-    from app.drift.config import load_config
+    from app.baseline.codec import load_baseline
+    from app.pipeline.close import WindowCloser
+    from app.stats.rules import load_config
     from app.stream.admin import ensure_topics
     from app.stream.replay import (
         Job,
@@ -76,7 +77,6 @@ def replay(
         run_jobs,
         single_baseline,
     )
-    from app.windows.close import WindowCloser
 
     if baseline_file and baseline_id:
         raise DriftlineError("give --baseline or --baseline-id, not both")

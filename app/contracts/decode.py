@@ -2,7 +2,7 @@
 
 The checks are written by hand to mirror ``schemas/prediction-event.schema.json``: running
 jsonschema on every event would cost about a hundred times more. The differential test in
-``tests/unit/test_decode.py`` keeps the two in step.
+``tests/unit/contracts/test_decode.py`` keeps the two in step.
 
 Reason precedence, so that a message breaking several rules always gets the same reason:
 ``oversized`` > ``invalid_json`` > ``too_many_features`` > ``schema_violation`` >

@@ -8,13 +8,13 @@ from typing import Any, cast
 import faust
 from faust.web import Request, Response, View
 
+from app.baseline.registry import BaselineRegistry
 from app.config import Settings
+from app.pipeline.close import WindowCloser, histogram_ops
 from app.stream.baseline_feed import BaselineFeed
+from app.stream.bin_stage import BinStage
+from app.stream.merge_stage import MergeStage
 from app.stream.metrics import DriftlineMetrics
-from app.stream.stage1 import Stage1
-from app.stream.stage2 import Stage2
-from app.windows.baselines import BaselineRegistry
-from app.windows.close import WindowCloser, histogram_ops
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,10 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     closer = WindowCloser.from_path(
         registry, settings.window_seconds, settings.topic_predictions, settings.drift_config
     )
-    # Stage 1 runs on its own batch consumer (see app.stream.stage1 for why), stage 2 as an
+    # Stage 1 runs on its own batch consumer (see app.stream.bin_stage for why), stage 2 as an
     # agent; both in this worker process.
-    first = Stage1(settings, registry, histogram_ops(), metrics, live=live)
-    second = Stage2(app, settings, closer, metrics)
+    first = BinStage(settings, registry, histogram_ops(), metrics, live=live)
+    second = MergeStage(app, settings, closer, metrics)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def stage1() -> None:

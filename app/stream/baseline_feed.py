@@ -14,11 +14,11 @@ import logging
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from app.baseline.codec import baseline_from_dict
+from app.baseline.model import Baseline
+from app.baseline.registry import BaselineRegistry
 from app.config import Settings
-from app.drift.baseline import Baseline
-from app.drift.baseline_io import baseline_from_dict
 from app.errors import DriftlineError
-from app.windows.baselines import BaselineRegistry
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Re-reading partials that Faust's stream dropped (see Stage2.on_partials_event)."""
+"""Re-reading partials that Faust's stream dropped (see MergeStage.on_partials_event)."""
 
 from __future__ import annotations
 

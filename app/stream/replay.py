@@ -5,7 +5,7 @@ offsets fixed at start (offsets for ``--from``; end offsets now, or offsets for 
 so a replay never disturbs live workers, can run beside them, and can be interrupted and
 run again. Event time only (no idle ticks); at the end of input every open window closes.
 ``--workers N`` splits the partitions over N processes; the results do not depend on N
-(see app.offline.replay_merge).
+(see app.pipeline.replay).
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from app.baseline.codec import baseline_from_dict, baseline_to_dict
+from app.baseline.model import Baseline
+from app.baseline.registry import BaselineRegistry
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
-from app.drift.baseline import Baseline
-from app.drift.baseline_io import baseline_from_dict, baseline_to_dict
 from app.errors import DriftlineError
-from app.offline.replay_merge import PartitionRun, merge_runs
+from app.pipeline.close import WindowCloser, histogram_ops
+from app.pipeline.fold import Rejected, fold_record
+from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
-from app.windows.baselines import BaselineRegistry
 from app.windows.binner import PartitionBinner, output_from_dict, output_to_dict
-from app.windows.close import WindowCloser, histogram_ops
-from app.windows.fold import Rejected, fold_record
 from app.windows.spec import WindowSpec
 
 

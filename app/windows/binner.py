@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from app.drift.baseline import Baseline
+from app.baseline.model import Baseline
 from app.windows.partial import Accumulator, AccumulatorOps, Partial
 from app.windows.spec import END_OF_TIME_MS, WindowSpec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.drift.baseline import Baseline
+from app.baseline.model import Baseline
 
 
 class Accumulator(Protocol):

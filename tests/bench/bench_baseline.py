@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from app.drift.build import BuildOptions, build_baseline
+from app.baseline.build import BuildOptions, build_baseline
 
 NUMERIC = 40
 CATEGORICAL = 10

@@ -11,12 +11,12 @@ import time
 import numpy as np
 import orjson
 
-from app.drift.baseline import Baseline, FeatureBaseline
-from app.drift.config import DriftConfig
-from app.drift.decision import evaluate_window
-from app.drift.histogram import WindowHistogram
-from app.drift.results import WindowSpan, to_json, window_result
-from tests.unit.drift.helpers import categorical_feature, make_baseline, numeric_feature
+from app.baseline.model import Baseline, FeatureBaseline
+from app.binning.histogram import WindowHistogram
+from app.pipeline.results import WindowSpan, to_json, window_result
+from app.stats.decision import evaluate_window
+from app.stats.rules import DriftConfig
+from tests.unit.helpers import categorical_feature, make_baseline, numeric_feature
 
 try:  # the hot-path decoder; plain orjson.loads when it is not there
     from app.contracts.decode import decode_event
@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover
 
 EVENTS = 200_000
 REPEATS = 3
-BINS = 20  # app.drift.build default
-TOP_K = 50  # app.drift.build default
+BINS = 20  # app.baseline.build default
+TOP_K = 50  # app.baseline.build default
 START_MS = 1_795_762_800_000
 CATEGORIES = [f"cat_{i:02d}" for i in range(60)]  # more than TOP_K: "other" is used
 

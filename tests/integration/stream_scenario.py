@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from app.offline.simulate import Drift, events
+from app.demo.traffic import Drift, events
 
 MODEL = "fraud-scorer"
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, aligned to a minute

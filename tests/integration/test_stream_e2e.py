@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.contracts import PREDICTION_FEATURE
 from app.contracts.schemas import validate
-from app.offline.simulate import write_training_csv
+from app.demo.traffic import write_training_csv
 from tests.integration.conftest import DriftlineCLI
 from tests.integration.stream_scenario import (
     DRIFT_WINDOW,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.drift.baseline import Baseline, FeatureBaseline, NumericProfile
+from app.baseline.model import Baseline, FeatureBaseline, NumericProfile
 
 
 class CountingAccumulator:

@@ -1,1 +1,0 @@
-"""Baselines, histograms, statistics, decision rule and result assembly. Pure: no Faust."""

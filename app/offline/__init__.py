@@ -1,2 +1,0 @@
-"""Drivers over the pure packages that need no running worker: traffic simulation, file
-analysis and replay."""

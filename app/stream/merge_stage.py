@@ -1,0 +1,144 @@
+"""Stage 2 of a live worker, a Faust agent on the partials topic (per partials partition q).
+
+Partials replace per source partition; watermarks complete windows; each complete window
+is evaluated and its result (and drift event) emitted. The state of q (pending partials and
+watermarks, with the partials offset applied last) lives in the ``stage2`` table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import orjson
+
+from app.config import Settings
+from app.stream.gap_reader import GapReader
+from app.stream.metrics import DriftlineMetrics
+from app.windows.binner import WatermarkAdvanced, output_from_dict
+from app.windows.merger import CompleteWindow, WindowMerger
+from app.windows.partial import Partial
+from app.windows.spec import WindowSpec
+
+log = logging.getLogger(__name__)
+
+RAW: faust.Schema[bytes, bytes] = faust.Schema(
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+
+# (complete window, emitted-at ms) -> (window result bytes, drift event bytes or None, summary)
+Closer = Callable[[CompleteWindow, int], tuple[bytes, bytes | None, dict[str, Any]]]
+
+
+class MergeStage:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        closer: Closer,
+        metrics: DriftlineMetrics,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.closer = closer
+        self.metrics = metrics
+        self.spec = WindowSpec.from_seconds(
+            settings.window_seconds, settings.allowed_lateness_seconds
+        )
+        self.n = settings.partitions
+        self.partials = app.topic(settings.topic_partials, schema=RAW, partitions=self.n)
+        self.windows = app.topic(settings.topic_windows, schema=RAW)
+        self.alerts = app.topic(settings.topic_alerts, schema=RAW)
+        # bytes key and value types make Faust use the raw codec for table keys and values.
+        self.stage2 = app.Table(
+            "stage2", default=None, partitions=self.n, key_type=bytes, value_type=bytes
+        )
+        self.partials_reader = GapReader(settings, settings.topic_partials)
+        self.mergers: dict[int, WindowMerger] = {}
+
+    def _merger(self, q: int) -> WindowMerger:
+        merger = self.mergers.get(q)
+        if merger is None:
+            merger = WindowMerger(self.n, self.spec.size_ms)
+            for key, raw in list(self.stage2.items()):
+                kq, kind = orjson.loads(key)[:2]
+                if kq != q or raw is None:
+                    continue
+                if kind == "wm":
+                    merger.restore_watermarks(raw)
+                else:
+                    merger.restore_pending(raw)
+            self.mergers[q] = merger
+        return merger
+
+    async def on_partials_event(self, event: faust.types.EventT[Any]) -> None:
+        msg = event.message
+        q = msg.partition
+        merger = self._merger(q)
+        # Faust's stream drops records fetched while flow is suspended (rebalance,
+        # table recovery; faust-pitfalls). A skipped partial would be merged
+        # as missing, so records between the state's offset and this one are read first.
+        if merger.applied_offset is not None and msg.offset > merger.applied_offset + 1:
+            log.warning(
+                "stage 2 partition %d: offset %d arrived, %d expected: reading the gap",
+                q,
+                msg.offset,
+                merger.applied_offset + 1,
+            )
+            try:
+                start = merger.applied_offset + 1
+                async for rec in self.partials_reader.read(q, start, msg.offset):
+                    await self._merge_record(q, merger, rec.offset, rec.value)
+            except TimeoutError as err:
+                log.error("stage 2 partition %d: %s; those partials are missing", q, err)
+        await self._merge_record(q, merger, msg.offset, msg.value)
+
+    async def _merge_record(
+        self, q: int, merger: WindowMerger, offset: int, value: bytes | None
+    ) -> None:
+        if merger.applied_offset is not None and offset <= merger.applied_offset:
+            return  # already in the state (redelivery)
+        merger.applied_offset = offset
+        out = output_from_dict(orjson.loads(value)) if value is not None else None
+        if isinstance(out, Partial):
+            key = (out.model_id, out.window_start_ms)
+            if merger.on_partial(out):
+                self.stage2[orjson.dumps([q, "p", *key])] = merger.pending_to_bytes(key)
+            else:
+                self.metrics.duplicates.inc()
+            self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
+            return
+        done: list[CompleteWindow] = []
+        if isinstance(out, WatermarkAdvanced):
+            done = merger.on_watermark(out.source_partition, out.closed_upto_ms)
+        self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
+        for window in done:
+            await self._close(window)
+            del self.stage2[orjson.dumps([q, "p", window.model_id, window.window_start_ms])]
+
+    async def _close(self, window: CompleteWindow) -> None:
+        emitted_ms = int(time.time() * 1000)
+        result, alert, summary = self.closer(window, emitted_ms)
+        key = window.model_id.encode()
+        await self.windows.send(key=key, value=result)
+        if alert is not None:
+            await self.alerts.send(key=key, value=alert)
+            self.metrics.alerts.inc(model=window.model_id)
+        m = window.model_id
+        self.metrics.windows_closed.inc(model=m, status=str(summary.get("status", "")))
+        lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
+        self.metrics.close_lag.set(lag_s, model=m)
+        for feature, stats in summary.get("features", {}).items():
+            for stat, value in stats.items():
+                if stat == "drifted":
+                    self.metrics.feature_drifted.set(float(value), model=m, feature=feature)
+                elif isinstance(value, int | float):
+                    self.metrics.feature_stat.set(value, model=m, feature=feature, statistic=stat)
+
+    # -- rebalance -----------------------------------------------------------------------
+    def forget_all(self) -> None:
+        """On revocation: drop in-memory state; the next owner restores from the changelog."""
+        self.mergers.clear()
