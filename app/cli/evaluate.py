@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from app.cli.options import setting
+from app.config import load_settings
 from app.drift.baseline_io import load_baseline
 from app.drift.config import load_config
 from app.drift.decision import WindowEvaluation
@@ -25,7 +27,7 @@ from app.drift.results import rfc3339_ms, to_json
     required=True,
     help="Events or records: .csv, .jsonl/.ndjson, .parquet/.pq (the whole file is one window).",
 )
-@click.option("--config", "config_path", default=None, help="drift.toml with decision settings.")
+@setting("drift_config")
 @click.option(
     "--format",
     "out_format",
@@ -55,7 +57,7 @@ from app.drift.results import rfc3339_ms, to_json
 def evaluate(
     baseline_path: str,
     input_path: str,
-    config_path: str | None,
+    drift_config: str | None,
     out_format: str,
     input_format: str | None,
     prediction_column: str | None,
@@ -64,7 +66,8 @@ def evaluate(
 ) -> None:
     """Evaluate a whole file as one window against a baseline and print the result."""
     baseline = load_baseline(baseline_path)
-    config = load_config(config_path) if config_path else None
+    settings = load_settings(drift_config=drift_config)
+    config = load_config(settings.drift_config) if settings.drift_config else None
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     result = evaluate_file(
         baseline,
