@@ -105,9 +105,17 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
+# Options whose name is not the field's name in kebab case (shorter ones, in use already).
+_OPTION_NAMES = {
+    "kafka_bootstrap": "--bootstrap",
+    "topic_predictions": "--topic",
+    "drift_config": "--config",
+}
+
+
 def option_name(field: str) -> str:
     """The command-line option that overrides a settings field (see ``app.cli.options``)."""
-    return "--" + field.replace("_", "-")
+    return _OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -65,8 +65,8 @@ def evaluate(
     fail_on_drift: bool,
 ) -> None:
     """Evaluate a whole file as one window against a baseline and print the result."""
-    baseline = load_baseline(baseline_path)
     settings = load_settings(drift_config=drift_config)
+    baseline = load_baseline(baseline_path)
     config = load_config(settings.drift_config) if settings.drift_config else None
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     result = evaluate_file(

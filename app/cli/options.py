@@ -18,18 +18,13 @@ from app.config import Settings, env_name, option_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# A field's option name differs from ``option_name(field)`` only where a shorter one is in use.
-_NAMES: dict[str, tuple[str, ...]] = {
-    "kafka_bootstrap": ("--bootstrap",),
-    "topic_predictions": ("--topic",),
-    "drift_config": ("--config",),
-    "log_level": ("--log-level", "--loglevel"),
-}
+# Older spellings still accepted.
+_ALIASES: dict[str, tuple[str, ...]] = {"log_level": ("--loglevel",)}
 
 
 def option_names(field: str) -> tuple[str, ...]:
     """The spellings of the option that overrides ``field`` (the first is the main one)."""
-    return _NAMES.get(field, (option_name(field),))
+    return (option_name(field), *_ALIASES.get(field, ()))
 
 
 def _param_type(field: str) -> click.ParamType:
