@@ -7,15 +7,21 @@ the CLI reads the environment itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import SettingsError
+from app.windows.spec import WindowSpec
+
+ENV_PREFIX = "DRIFTLINE_"
 
 
 class Settings(BaseSettings):
     """All runtime options. Each field maps to ``DRIFTLINE_<FIELD NAME IN CAPITALS>``."""
 
-    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
@@ -41,7 +47,7 @@ class Settings(BaseSettings):
     )
 
     drift_config: Path | None = Field(
-        None, description="drift.toml with decision thresholds (defaults when unset)."
+        None, description="drift.toml with decision thresholds; built-in defaults when unset."
     )
 
     web_host: str = Field("127.0.0.1", description="Bind address of the worker's web server.")
@@ -49,6 +55,25 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Worker state directory (tables).")
     store: str = Field("rocksdb://", description="Faust table store URL (rocksdb:// or memory://).")
     log_level: str = Field("info", description="Worker log level.")
+
+    @field_validator("drift_config")
+    @classmethod
+    def _config_is_a_file(cls, value: Path | None) -> Path | None:
+        # Checked here, not when a worker first closes a window: a typo fails at start.
+        if value is not None and not value.is_file():
+            raise ValueError("expected the path of an existing drift.toml file")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("expected a directory (created when missing), not a file")
+        return value
+
+    def window_spec(self) -> WindowSpec:
+        """The event-time windows these settings describe (size and allowed lateness)."""
+        return WindowSpec.from_seconds(self.window_seconds, self.allowed_lateness_seconds)
 
     def broker_url(self) -> str:
         """Faust broker URL list, e.g. ``kafka://127.0.0.1:9092``."""
@@ -74,6 +99,66 @@ class Settings(BaseSettings):
         ]
 
 
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``window_seconds`` ->
+    ``DRIFTLINE_WINDOW_SECONDS``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+# Options whose name is not the field's name in kebab case (shorter ones, in use already).
+_OPTION_NAMES = {
+    "kafka_bootstrap": "--bootstrap",
+    "topic_predictions": "--topic",
+    "drift_config": "--config",
+}
+
+
+def option_name(field: str) -> str:
+    """The command-line option that overrides a settings field (see ``app.cli.options``)."""
+    return _OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides (from CLI flags) on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Read settings from the environment, with explicit overrides (from CLI flags) on top.
+
+    A value a setting cannot take raises ``SettingsError``: one line naming each bad
+    variable (or option), its value and what it expects, instead of pydantic's report.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = [_problem(dict(e), given) for e in err.errors()]
+        raise SettingsError("; ".join(problems)) from None
+
+
+def _problem(error: dict[str, Any], given: dict[str, object]) -> str:
+    loc = error.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    if field not in Settings.model_fields:
+        return str(error.get("msg", "invalid settings"))
+    source = option_name(field) if field in given else env_name(field)
+    value = error.get("input")
+    # Settings that hold secrets (credentials come with the security settings) are not echoed.
+    shown = "***" if any(w in field for w in ("password", "secret", "token")) else repr(value)
+    if error.get("type") == "value_error":
+        expected = str(error.get("ctx", {}).get("error", error.get("msg")))
+    else:
+        expected = f"expected {_expected(field)}"
+    return f"{source}={shown}: {expected}"
+
+
+def _expected(field: str) -> str:
+    """What a field takes, from its type and bounds: ``an integer >= 1``."""
+    info = Settings.model_fields[field]
+    low = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+    if info.annotation is int:
+        if low is not None and high is not None:
+            return f"an integer from {low} to {high}"
+        if low is not None:
+            return f"an integer >= {low}"
+        return "an integer"
+    if info.annotation is str:
+        return "text"
+    return "a path" if "Path" in str(info.annotation) else str(info.annotation)

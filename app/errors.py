@@ -36,3 +36,8 @@ class InputError(DriftlineError):
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+class SettingsError(DriftlineError):
+    """A ``DRIFTLINE_*`` variable (or the command-line option that overrides it) holds a value
+    the setting cannot take. One line per command run, naming the variable and what it expects."""

@@ -19,6 +19,7 @@ import click
 from tqdm import tqdm
 
 from app.baseline.codec import load_baseline
+from app.cli.options import setting
 from app.config import load_settings
 from app.contracts import DeadLetterReason
 from app.contracts.decode import parse_rfc3339_ms
@@ -37,12 +38,7 @@ from app.stats.rules import load_config
     "column (.csv, .parquet/.pq).",
 )
 @click.option("--baseline", "baseline_path", required=True, help="Baseline JSON file.")
-@click.option(
-    "--config",
-    "config_path",
-    default=None,
-    help="drift.toml with decision settings (default: DRIFTLINE_DRIFT_CONFIG, as workers).",
-)
+@setting("drift_config")
 @click.option("--out", default=None, help="Write the JSONL here (default: stdout).")
 @click.option(
     "--format",
@@ -52,18 +48,8 @@ from app.stats.rules import load_config
     show_default=True,
     help="Output format: one window result or drift event per line, in close order.",
 )
-@click.option(
-    "--window-seconds",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tumbling window size (default: DRIFTLINE_WINDOW_SECONDS, 300).",
-)
-@click.option(
-    "--allowed-lateness-seconds",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Allowed lateness (default: DRIFTLINE_ALLOWED_LATENESS_SECONDS, 60).",
-)
+@setting("window_seconds")
+@setting("allowed_lateness_seconds")
 @click.option(
     "--timestamp-column",
     default=None,
@@ -100,7 +86,7 @@ from app.stats.rules import load_config
 def analyze(
     input_path: str,
     baseline_path: str,
-    config_path: str | None,
+    drift_config: str | None,
     out: str | None,
     out_format: str,
     window_seconds: int | None,
@@ -115,7 +101,9 @@ def analyze(
 ) -> None:
     """Window a file by event time and evaluate every window, as the stream would."""
     settings = load_settings(
-        window_seconds=window_seconds, allowed_lateness_seconds=allowed_lateness_seconds
+        window_seconds=window_seconds,
+        allowed_lateness_seconds=allowed_lateness_seconds,
+        drift_config=drift_config,
     )
     emitted_ms: int | None = None
     if emitted_at is not None:
@@ -126,13 +114,12 @@ def analyze(
                 param_hint="--emitted-at",
             )
     baseline = load_baseline(baseline_path)
-    config_file = config_path or settings.drift_config
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     options = AnalyzeOptions(
         window_seconds=settings.window_seconds,
         allowed_lateness_seconds=settings.allowed_lateness_seconds,
         fmt=input_format,
-        config=load_config(config_file) if config_file else None,
+        config=load_config(settings.drift_config) if settings.drift_config else None,
         emitted_at_ms=emitted_ms,
         timestamp_column=timestamp_column,
         prediction_column=prediction_column,

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from app.baseline.codec import load_baseline
+from app.cli.options import setting
+from app.config import load_settings
 from app.files.readers import FORMATS
 from app.pipeline.evaluate import evaluate_file
 from app.pipeline.results import rfc3339_ms, to_json
@@ -25,7 +27,7 @@ from app.stats.rules import load_config
     required=True,
     help="Events or records: .csv, .jsonl/.ndjson, .parquet/.pq (the whole file is one window).",
 )
-@click.option("--config", "config_path", default=None, help="drift.toml with decision settings.")
+@setting("drift_config")
 @click.option(
     "--format",
     "out_format",
@@ -55,7 +57,7 @@ from app.stats.rules import load_config
 def evaluate(
     baseline_path: str,
     input_path: str,
-    config_path: str | None,
+    drift_config: str | None,
     out_format: str,
     input_format: str | None,
     prediction_column: str | None,
@@ -63,8 +65,9 @@ def evaluate(
     fail_on_drift: bool,
 ) -> None:
     """Evaluate a whole file as one window against a baseline and print the result."""
+    settings = load_settings(drift_config=drift_config)
     baseline = load_baseline(baseline_path)
-    config = load_config(config_path) if config_path else None
+    config = load_config(settings.drift_config) if settings.drift_config else None
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     result = evaluate_file(
         baseline,

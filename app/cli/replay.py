@@ -9,6 +9,7 @@ import time
 
 import click
 
+from app.cli.options import setting
 from app.config import load_settings
 from app.contracts.decode import parse_rfc3339_ms
 from app.errors import DriftlineError
@@ -32,11 +33,14 @@ def parse_time(text: str, option: str) -> int:
 @click.command()
 @click.option("--from", "from_", required=True, help="Start: RFC 3339, epoch ms or earliest.")
 @click.option("--to", default=None, help="Stop (default: the end of the topic at start).")
-@click.option("--topic", default=None, help="Input topic (DRIFTLINE_TOPIC_PREDICTIONS).")
+@setting("topic_predictions")
 @click.option("--models", multiple=True, help="Only these model ids (repeatable).")
 @click.option("--baseline", "baseline_file", default=None, help="Use this baseline file.")
 @click.option("--baseline-id", default=None, help="Use this version from the baselines topic.")
-@click.option("--config", "config_path", default=None, help="drift.toml with thresholds.")
+@setting("drift_config")
+@setting("window_seconds")
+@setting("allowed_lateness_seconds")
+@setting("kafka_bootstrap")
 @click.option("--output-suffix", default=".replay", show_default=True,
               help="Appended to the windows, alerts and dead-letter topic names.")  # fmt: skip
 @click.option("--allow-live-output", is_flag=True,
@@ -46,11 +50,14 @@ def parse_time(text: str, option: str) -> int:
 def replay(
     from_: str,
     to: str | None,
-    topic: str | None,
+    topic_predictions: str | None,
     models: tuple[str, ...],
     baseline_file: str | None,
     baseline_id: str | None,
-    config_path: str | None,
+    drift_config: str | None,
+    window_seconds: int | None,
+    allowed_lateness_seconds: int | None,
+    kafka_bootstrap: str | None,
     output_suffix: str,
     allow_live_output: bool,
     workers: int,
@@ -60,6 +67,7 @@ def replay(
 
     Its own state and no consumer group: safe beside live workers, and safe to interrupt
     and run again. Event time only; every window open at the end of input is closed.
+    A range that holds no records writes nothing, creates no topic and exits with 0.
     """
     from tqdm import tqdm
 
@@ -86,8 +94,14 @@ def replay(
         )
     if workers < 1:
         raise DriftlineError("--workers must be at least 1")
-    settings = load_settings()
-    source = topic or settings.topic_predictions
+    settings = load_settings(
+        topic_predictions=topic_predictions,
+        drift_config=drift_config,
+        window_seconds=window_seconds,
+        allowed_lateness_seconds=allowed_lateness_seconds,
+        kafka_bootstrap=kafka_bootstrap,
+    )
+    source = settings.topic_predictions
     from_ms = parse_time(from_, "--from")
     to_ms = parse_time(to, "--to") if to else None
     windows_topic = settings.topic_windows + output_suffix
@@ -107,8 +121,17 @@ def replay(
     if not registry.models():
         raise DriftlineError(f"no baselines on {settings.topic_baselines}; publish one first")
     model_list = list(models)
-    asyncio.run(ensure_topics(settings, [windows_topic, alerts_topic, deadletter_topic]))
     ranges = asyncio.run(plan(settings, source, from_ms, to_ms))
+    total = sum(r.stop - r.start for r in ranges)
+    if total == 0:
+        # Nothing to window: output topics made now would only be empty clutter.
+        click.echo(
+            f"replay {source} from {from_} to {to or 'end'}: no records in this range; "
+            "nothing written, no topics created",
+            err=True,
+        )
+        return
+    asyncio.run(ensure_topics(settings, [windows_topic, alerts_topic, deadletter_topic]))
     n = min(workers, len(ranges))
     jobs = [
         Job(
@@ -121,7 +144,6 @@ def replay(
         )
         for i in range(n)
     ]
-    total = sum(r.stop - r.start for r in ranges)
     click.echo(
         f"replay {source} from {from_} to {to or 'end'}: {total:,} records on "
         f"{len(ranges)} partitions, {n} process(es) -> {windows_topic}, {alerts_topic}",
@@ -153,7 +175,7 @@ def replay(
         registry,
         settings.window_seconds,
         source,
-        load_config(config_path) if config_path else None,
+        load_config(settings.drift_config) if settings.drift_config else None,
     )
     asyncio.run(emit(settings, runs, len(ranges), closer, windows_topic, alerts_topic, summary))
     seconds = time.monotonic() - started

@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from app.cli.options import setting
 from app.config import load_settings
 
 
@@ -16,10 +17,8 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option(
-    "--bootstrap", default=None, help="Kafka bootstrap servers (DRIFTLINE_KAFKA_BOOTSTRAP)."
-)
-@click.option("--partitions", type=int, default=None, help="Partitions (DRIFTLINE_PARTITIONS).")
+@setting("kafka_bootstrap")
+@setting("partitions")
 @click.option(
     "--timeout",
     "timeout_s",
@@ -28,14 +27,14 @@ def topics() -> None:
     show_default=True,
     help="Seconds to keep retrying an unreachable broker, and to wait for partition leaders.",
 )
-def create(bootstrap: str | None, partitions: int | None, timeout_s: float) -> None:
+def create(kafka_bootstrap: str | None, partitions: int | None, timeout_s: float) -> None:
     """Create Driftline's topics (idempotent: existing topics are left alone)."""
     from app.stream.admin import create_topics
 
     # aiokafka logs an ERROR line for every failed connection attempt while we retry; if the
     # broker stays unreachable, the command reports that itself, in one line.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    settings = load_settings(kafka_bootstrap=bootstrap, partitions=partitions)
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap, partitions=partitions)
     for outcome in asyncio.run(create_topics(settings, timeout_s=timeout_s)):
         state = "created" if outcome.created else "exists "
         click.echo(

@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 import click
 
-from app.config import load_settings
+from app.cli.options import setting
+from app.config import env_name, load_settings
+from app.errors import DriftlineError
 
 
 @click.command()
-@click.option("--web-port", type=int, default=None, help="Web port (DRIFTLINE_WEB_PORT, 6066).")
-@click.option("--data-dir", default=None, help="State directory (DRIFTLINE_DATA_DIR).")
-@click.option("--loglevel", default=None, help="Log level (DRIFTLINE_LOG_LEVEL, info).")
-def worker(web_port: int | None, data_dir: str | None, loglevel: str | None) -> None:
+@setting("kafka_bootstrap")
+@setting("window_seconds")
+@setting("allowed_lateness_seconds")
+@setting("drift_config")
+@setting("web_port")
+@setting("data_dir")
+@setting("log_level")
+def worker(**overrides: object) -> None:
     """Start a Driftline worker: joins the group, serves /health on 127.0.0.1; SIGTERM stops it."""
     from faust import Worker
 
     from app.stream.admin import create_topics
     from app.stream.app import create_app
 
-    settings = load_settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
+    settings = load_settings(**overrides)
+    check_web_port(settings.web_host, settings.web_port)
     # Topics first (idempotent): Faust would otherwise auto-create the partials topic with
     # the broker's default partition count, and stage 1's snapshot topic must be compacted.
     asyncio.run(create_topics(settings))
     app = create_app(settings)
     # The web port and bind address are app settings (create_app); faust's Worker takes neither.
     Worker(app, loglevel=settings.log_level).execute_from_commandline()
+
+
+def check_web_port(host: str, port: int) -> None:
+    """Fail in one line, before any Kafka work, when the web port cannot be bound.
+
+    Faust would find out only after joining the group, and die with two tracebacks. The
+    probe binds as aiohttp will (SO_REUSEADDR), so a port in TIME_WAIT still passes. A
+    process that takes the port between this probe and the worker's bind is not caught.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as err:
+        # create_server rewords the error; the errno's own text is the short one.
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise DriftlineError(
+            f"cannot serve the web pages on {host}:{port}: {reason}; "
+            f"choose another port with {env_name('web_port')} (or --web-port)"
+        ) from None

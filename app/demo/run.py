@@ -22,7 +22,7 @@ import click
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.demo.traffic import Drift, events, write_training_csv
 from app.stream.publish import produce_events
 
@@ -131,7 +131,7 @@ def demo(
         "DRIFTLINE_DATA_DIR": str(work / "state"),
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("DRIFTLINE_")})
-    settings = Settings()
+    settings = load_settings()
 
     click.echo(click.style(f"== Driftline demo {run_id} (files in {work})", bold=True))
     click.echo("== 1/5 topics")

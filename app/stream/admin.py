@@ -183,3 +183,27 @@ async def ensure_topics(settings: Settings, names: list[str], timeout_s: float =
     finally:
         await admin.close()
     await _wait_for_leaders(settings, names, timeout_s)
+
+
+async def topic_config(
+    settings: Settings, topic: str, key: str, timeout_s: float = 15.0
+) -> str | None:
+    """A topic's effective value of config ``key`` (the broker's default when the topic does
+    not set it), or None when the topic does not exist or the broker does not say."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = _admin(settings)
+    await _start(admin, settings, timeout_s)
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic, {key: None})
+        for response in await admin.describe_configs([resource]):
+            for error_code, _msg, _type, _name, entries in response.resources:
+                if error_code != 0:
+                    return None
+                for entry in entries:
+                    if entry[0] == key:
+                        value: str | None = entry[1]
+                        return value
+        return None
+    finally:
+        await admin.close()

@@ -7,10 +7,11 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream.admin import topic_config
 
 
 def _producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
@@ -22,15 +23,21 @@ def _producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
     )
 
 
+# The largest baseline message the CLI's producer sends; the topic's max.message.bytes
+# (broker default about 1 MB) is usually the lower limit.
+MAX_BASELINE_REQUEST_BYTES = 16 * 1024 * 1024
+
+
 async def publish_baseline(
     settings: Settings, document: dict[str, Any], effective_from_ms: int
 ) -> tuple[int, int]:
     """Put a baseline on the compacted baselines topic, key = model_id.
 
-    Returns the (partition, offset) it was written at.
+    Returns the (partition, offset) it was written at. A baseline too large for the
+    producer or the topic is a ``DriftlineError`` saying both limits and the ways out.
     """
     value = orjson.dumps({**document, "effective_from_ms": effective_from_ms})
-    producer = _producer(settings, max_request_size=16 * 1024 * 1024)
+    producer = _producer(settings, max_request_size=MAX_BASELINE_REQUEST_BYTES)
     try:
         await producer.start()
     except KafkaError as err:
@@ -40,8 +47,50 @@ async def publish_baseline(
             settings.topic_baselines, value=value, key=str(document["model_id"]).encode()
         )
         return meta.partition, meta.offset
+    except MessageSizeTooLargeError:
+        pass  # reported below, after the producer is stopped
     finally:
         await producer.stop()
+    topic_limit = await topic_config(settings, settings.topic_baselines, "max.message.bytes")
+    raise DriftlineError(
+        too_large_message(
+            settings,
+            str(document["baseline_id"]),
+            len(value),
+            int(topic_limit) if topic_limit else None,
+        )
+    )
+
+
+def too_large_message(
+    settings: Settings, baseline_id: str, size: int, topic_limit: int | None
+) -> str:
+    """One line: the size, both limits, and what to do about it."""
+    topic = settings.topic_baselines
+    limits = f"the producer's max_request_size is {MAX_BASELINE_REQUEST_BYTES:,} bytes"
+    limits += (
+        f", topic {topic}'s max.message.bytes is {topic_limit:,} bytes"
+        if topic_limit is not None
+        else f", topic {topic}'s max.message.bytes is unknown"
+    )
+    smaller = (
+        "build a smaller baseline (fewer features: --exclude or --feature-spec; fewer "
+        "categories: --top-k; fewer bins: --bins)"
+    )
+    if size >= MAX_BASELINE_REQUEST_BYTES:
+        way_out = smaller
+    else:
+        # Room for the record batch's own headers on top of the value.
+        needed = size + 64 * 1024
+        way_out = (
+            f"{smaller}, or raise the topic's limit: kafka-configs.sh --bootstrap-server "
+            f"{settings.kafka_bootstrap} --alter --entity-type topics --entity-name {topic} "
+            f"--add-config max.message.bytes={needed}"
+        )
+    return (
+        f"baseline {baseline_id} is {size / 1e6:.1f} MB ({size:,} bytes), too large to "
+        f"publish: {limits}; {way_out}"
+    )
 
 
 async def produce_events(

@@ -34,7 +34,6 @@ from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.binner import PartitionBinner, output_from_dict, output_to_dict
-from app.windows.spec import WindowSpec
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
 
     settings = Settings(**job.settings)
     registry = _registry_from(job)
-    spec = WindowSpec.from_seconds(settings.window_seconds, settings.allowed_lateness_seconds)
+    spec = settings.window_spec()
     ops = histogram_ops()
     limits = DecodeLimits()
     models = frozenset(job.models)

@@ -17,7 +17,7 @@ class Accumulator(Protocol):
 
 
 class AccumulatorOps(Protocol):
-    """How to create, restore and merge accumulators for a baseline (supplied by app.drift)."""
+    """How to create, restore and merge accumulators for a baseline (supplied by app.binning)."""
 
     def new(self, baseline: Baseline) -> Accumulator: ...
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from app.contracts.schemas import validate
 from tests.integration.conftest import DriftlineCLI
@@ -48,6 +49,8 @@ async def replay_results(
     alerts = docs(await read_topic(bootstrap, env["DRIFTLINE_TOPIC_ALERTS"] + suffix))
     for doc in results:
         validate("window-result", doc)
+    for alert in alerts:
+        validate("drift-event", alert)
     return comparable(results), alerts, done.stderr
 
 
@@ -134,3 +137,63 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
     assert {orjson.loads(b)["baseline_id"] for b in whatif.values()} == {coarse_id}
     assert sorted(orjson.loads(b)["n_events"] for b in whatif.values()) == [PER_WINDOW] * WINDOWS
     assert await end_offsets(kafka_bootstrap, live_topics) == before
+
+
+async def test_replay_window_seconds_sets_the_windows_and_its_documents_validate(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    env = stream_env  # one-minute windows (DRIFTLINE_WINDOW_SECONDS=60)
+    prepare(driftline, env, tmp_path, train_rows=5000)
+    per_window = 1000
+    values = [*scenario_events(windows=3, per_window=per_window), b"{not json"]
+    await produce(kafka_bootstrap, env["DRIFTLINE_TOPIC_PREDICTIONS"], values,
+                  partitions=[i % 4 for i in range(len(values))])  # fmt: skip
+
+    suffix = ".w120"
+    results, alerts, stderr = await replay_results(
+        driftline, env, kafka_bootstrap,
+        ["--from", "earliest", "--window-seconds", "120"], suffix,
+    )  # fmt: skip
+    windows = sorted(
+        (doc["window"]["start_ms"], doc["window"]["end_ms"], doc["n_events"])
+        for doc in map(orjson.loads, results.values())
+    )
+    # Two-minute windows: minutes 0-1 in the first, minute 2 (the drifted one) in the second.
+    assert windows == [
+        (window_start(0), window_start(2), 2 * per_window),
+        (window_start(2), window_start(4), per_window),
+    ]
+    assert [a["window"]["start_ms"] for a in alerts] == [window_start(2)]
+    assert "1 dead letters (invalid_json 1)" in stderr, stderr
+    [letter] = docs(await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_DEADLETTER"] + suffix))
+    validate("dead-letter", letter)
+    assert letter["reason"] == "invalid_json"
+
+
+async def test_a_replay_range_without_records_creates_no_topics(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    env = stream_env
+    prepare(driftline, env, tmp_path, train_rows=2000)
+    values = scenario_events(windows=1, per_window=40)
+    await produce(kafka_bootstrap, env["DRIFTLINE_TOPIC_PREDICTIONS"], values,
+                  timestamps_ms=[window_start(0)] * len(values))  # fmt: skip
+
+    later = "2030-01-01T00:00:00Z"  # after every record's timestamp
+    done = driftline.run(
+        ["replay", "--from", later, "--output-suffix", ".empty", "--no-progress"], env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        f"replay {env['DRIFTLINE_TOPIC_PREDICTIONS']} from {later} to end: no records in this "
+        "range; nothing written, no topics created\n"
+    )
+    outputs = {env[f"DRIFTLINE_TOPIC_{t}"] + ".empty" for t in ("WINDOWS", "ALERTS", "DEADLETTER")}
+    assert outputs & set(await kafka_admin.list_topics()) == set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -136,3 +137,31 @@ async def test_worker_serves_health_on_loopback_joins_group_and_stops_on_sigterm
     stderr = (log_dir / "stderr.log").read_text(errors="replace")
     assert returncode == 0, _stderr_tail(log_dir)
     assert "Traceback" not in stderr, stderr
+
+
+def test_a_taken_web_port_stops_the_worker_in_one_line_naming_port_and_setting(
+    driftline: DriftlineCLI, topic_env: dict[str, str], unique_prefix: str, tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        log_dir = tmp_path / "worker"
+        proc = driftline.start(
+            ["worker"],
+            log_dir=log_dir,
+            env={
+                **topic_env,
+                "DRIFTLINE_APP_ID": f"{unique_prefix}-app",
+                "DRIFTLINE_DATA_DIR": str(tmp_path / "data"),
+                "DRIFTLINE_WEB_PORT": str(port),
+            },
+        )
+        returncode = proc.wait(timeout=STARTUP_TIMEOUT_S)
+    stderr = (log_dir / "stderr.log").read_text()
+    assert returncode == 2
+    assert stderr == (
+        f"driftline: error: cannot serve the web pages on 127.0.0.1:{port}: Address already "
+        "in use; choose another port with DRIFTLINE_WEB_PORT (or --web-port)\n"
+    )
+    assert (log_dir / "stdout.log").read_text() == ""

@@ -1,0 +1,62 @@
+"""Options backed by settings are the same option in every command: same name, same help,
+same bounds; and the commands that use a setting all offer it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+
+from app.cli import cli
+from app.config import Settings
+
+
+def commands(group: click.Group = cli, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            yield from commands(command, f"{path} ")
+        else:
+            yield path, command
+
+
+def setting_options() -> dict[str, dict[str, click.Option]]:
+    """For each settings field: the command (path) -> its option overriding that field."""
+    found: dict[str, dict[str, click.Option]] = {}
+    for path, command in commands():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name in Settings.model_fields:
+                found.setdefault(param.name, {})[path] = param
+    return found
+
+
+def test_commands_that_use_a_setting_offer_its_option() -> None:
+    offered = {field: sorted(by_command) for field, by_command in setting_options().items()}
+    assert offered["window_seconds"] == ["analyze", "baseline publish", "replay", "worker"]
+    assert offered["allowed_lateness_seconds"] == ["analyze", "replay", "worker"]
+    assert offered["drift_config"] == ["analyze", "evaluate", "replay", "worker"]
+    assert offered["kafka_bootstrap"] == ["baseline publish", "replay", "topics create", "worker"]
+
+
+def test_a_settings_option_is_spelled_and_explained_the_same_everywhere() -> None:
+    for field, by_command in setting_options().items():
+        shapes = {
+            (tuple(o.opts), tuple(o.secondary_opts), o.help, repr(o.type), o.default)
+            for o in by_command.values()
+        }
+        assert len(shapes) == 1, (field, shapes)
+
+
+def test_help_names_the_variable_and_its_default() -> None:
+    options = setting_options()
+    window = options["window_seconds"]["replay"]
+    assert window.opts == ["--window-seconds"]
+    assert window.help == (
+        "Tumbling window size, seconds (default: DRIFTLINE_WINDOW_SECONDS, else 300)."
+    )
+    assert isinstance(window.type, click.IntRange) and window.type.min == 1
+    port = options["web_port"]["worker"]
+    assert isinstance(port.type, click.IntRange) and (port.type.min, port.type.max) == (1, 65535)
+    assert options["drift_config"]["evaluate"].opts == ["--config"]
+    assert options["kafka_bootstrap"]["worker"].opts == ["--bootstrap"]
+    assert options["log_level"]["worker"].opts == ["--log-level", "--loglevel"]
