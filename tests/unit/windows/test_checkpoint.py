@@ -140,8 +140,9 @@ def _registry() -> BaselineRegistry:
 
 
 def _event(ts_ms: int, model: str = "m") -> bytes:
-    return orjson.dumps({"model_id": model, "timestamp": ts_ms, "features": {"x": 0.5},
-                         "prediction": 1})  # fmt: skip
+    return orjson.dumps(
+        {"model_id": model, "timestamp": ts_ms, "features": {"x": 0.5}, "prediction": 1}
+    )
 
 
 def test_snapshot_records_the_last_record_folded_whatever_its_outcome() -> None:
@@ -183,9 +184,8 @@ def test_a_filtered_record_is_applied_too() -> None:
 
 @pytest.mark.parametrize(
     ("idle_for", "idle_seconds", "expected"),
-    [(0.0, 5.0, False), (4.999, 5.0, False), (5.0, 5.0, True), (60.0, 5.0, True),
-     (0.0, 0.0, True)],
-)  # fmt: skip
+    [(0.0, 5.0, False), (4.999, 5.0, False), (5.0, 5.0, True), (60.0, 5.0, True), (0.0, 0.0, True)],
+)
 def test_idle_tick_due(idle_for: float, idle_seconds: float, expected: bool) -> None:
     assert idle_tick_due(idle_for_s=idle_for, idle_seconds=idle_seconds) is expected
 
