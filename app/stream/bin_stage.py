@@ -15,7 +15,9 @@ snapshot and waits for it, then commits applied_offset + 1 (the commit only info
 monitoring: a new owner seeks to the snapshot's applied offset + 1 itself). Redelivered
 records at or below the applied offset are skipped; partials replace at stage 2. On a
 rebalance the revoke callback checkpoints under the processing lock, so the next owner
-reads a snapshot that covers everything the previous one emitted.
+reads a snapshot that covers everything the previous one emitted. The decisions (what is
+due, what is refused, where to resume, when a partition is idle) are pure functions in
+``app.windows.checkpoint``; this module does the I/O they call for.
 
 Idle partitions: a partition with no records for ``idle_seconds`` that is caught up
 (position at the high watermark) advances its watermark by the wall clock, inside this
@@ -43,6 +45,14 @@ from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
 from app.windows.binner import PartitionBinner, WatermarkAdvanced, output_to_dict
+from app.windows.checkpoint import (
+    caught_up,
+    checkpoint_due,
+    checkpoint_refusal,
+    idle_tick_due,
+    input_lag,
+    next_offset,
+)
 from app.windows.partial import AccumulatorOps, Partial
 from app.windows.spec import WindowSpec, route
 
@@ -231,13 +241,16 @@ class BinStage:
     async def _tick_idle(self) -> None:
         now = time.monotonic()
         for p, owned in self.owned.items():
-            if now - owned.last_activity < self.settings.idle_seconds:
+            if not idle_tick_due(
+                idle_for_s=now - owned.last_activity, idle_seconds=self.settings.idle_seconds
+            ):
                 continue
             owned.last_activity = now
             tp = TopicPartition(self.topic, p)
             end = self.consumer.highwater(tp)
-            if end is None or await self.consumer.position(tp) < end:
-                continue  # a backlog must never be overtaken by the wall clock
+            position = None if end is None else await self.consumer.position(tp)
+            if not caught_up(position, end):
+                continue
             outputs = owned.binner.on_tick(int(time.time() * 1000))
             if outputs:
                 await self._emit(outputs)
@@ -252,7 +265,7 @@ class BinStage:
             tp = TopicPartition(self.topic, p)
             end = self.consumer.highwater(tp)
             if end is not None:
-                lag = max(0, end - await self.consumer.position(tp))
+                lag = input_lag(await self.consumer.position(tp), end)
                 self.metrics.input_lag.set(lag, partition=str(p))
 
     # -- checkpoints -------------------------------------------------------------------
@@ -262,26 +275,24 @@ class BinStage:
         due = []
         for p in partitions:
             owned = self.owned.get(p)
-            if owned is None or not (owned.pending or owned.closed):
-                continue
-            if (
-                not due_only
-                or owned.closed
-                or owned.pending >= self.flush_events
-                or now - owned.last_checkpoint >= self.flush_seconds
+            if owned is not None and checkpoint_due(
+                pending=owned.pending,
+                closed=owned.closed,
+                since_checkpoint_s=now - owned.last_checkpoint,
+                due_only=due_only,
+                flush_events=self.flush_events,
+                flush_seconds=self.flush_seconds,
             ):
                 due.append(p)
         if not due:
             return
-        if self.torn:
-            log.warning("stage 1: last batch was cut short; %s not checkpointed", due)
-            return
-        if self._generation() != self.generation:
-            # This worker was dropped from the group (e.g. stalled past the session
-            # timeout): its partitions may already have a new owner that restored the last
-            # snapshot, which a write now would overtake.
-            log.warning("stage 1: no longer in group generation %s; %s not checkpointed",
-                        self.generation, due)  # fmt: skip
+        # A torn batch or a lost group generation (see checkpoint_refusal): writing now
+        # could lose outputs or overtake a new owner.
+        refusal = checkpoint_refusal(
+            torn=self.torn, joined=self.generation, current=self._generation()
+        )
+        if refusal is not None:
+            log.warning("stage 1: %s; %s not checkpointed", refusal, due)
             return
         # Everything a snapshot covers must be on the broker before the snapshot is.
         await self._delivered(self.inflight)
@@ -302,8 +313,9 @@ class BinStage:
             owned.pending = 0
             owned.closed = False
             owned.last_checkpoint = now
-            if owned.binner.applied_offset is not None:
-                offsets[TopicPartition(self.topic, p)] = owned.binner.applied_offset + 1
+            commit = next_offset(owned.binner.applied_offset)
+            if commit is not None:
+                offsets[TopicPartition(self.topic, p)] = commit
         if offsets:
             try:
                 await self.consumer.commit(offsets)
@@ -350,8 +362,9 @@ class BinStage:
                 if raw is not None:
                     binner.restore(raw, self.registry.by_id)
                 self.owned[p] = Owned(binner, last_checkpoint=now, last_activity=now)
-                if binner.applied_offset is not None:
-                    self.consumer.seek(TopicPartition(self.topic, p), binner.applied_offset + 1)
+                start = next_offset(binner.applied_offset)
+                if start is not None:
+                    self.consumer.seek(TopicPartition(self.topic, p), start)
                 log.info(
                     "stage 1 partition %d: state restored at applied offset %s (%d open windows)",
                     p,
