@@ -78,7 +78,8 @@ def standard_features() -> list[TrueFeature]:
     ]
 
 
-def build_baseline(features: list[TrueFeature], seed: int) -> Baseline:
+def sampled_baseline(features: list[TrueFeature], seed: int) -> Baseline:
+    """The baseline profiled from a TRAIN_ROWS training sample of the true distributions."""
     rng = np.random.default_rng(seed)
     out: list[FeatureBaseline] = []
     for f in features:

@@ -204,7 +204,10 @@ EVENTS = st.lists(
 )
 
 
-def _hist(events: list[tuple[dict[str, object], object]]) -> WindowHistogram:
+Events = list[tuple[dict[str, object], object]]  # (features, prediction) as EVENTS draws them
+
+
+def _hist(events: Events) -> WindowHistogram:
     h = WindowHistogram.empty(BASELINE)
     for features, prediction in events:
         h.add_event(features, prediction)
@@ -213,7 +216,7 @@ def _hist(events: list[tuple[dict[str, object], object]]) -> WindowHistogram:
 
 @settings(max_examples=150, deadline=None)
 @given(EVENTS, EVENTS, EVENTS)
-def test_merge_is_associative_commutative_with_identity(a: list, b: list, c: list) -> None:  # type: ignore[type-arg]
+def test_merge_is_associative_commutative_with_identity(a: Events, b: Events, c: Events) -> None:
     ha, hb, hc = _hist(a), _hist(b), _hist(c)
     empty = WindowHistogram.empty(BASELINE)
     assert merge(merge(ha, hb), hc) == merge(ha, merge(hb, hc))
@@ -224,7 +227,7 @@ def test_merge_is_associative_commutative_with_identity(a: list, b: list, c: lis
 
 @settings(max_examples=100, deadline=None)
 @given(EVENTS)
-def test_to_dict_round_trips_through_json(events: list) -> None:  # type: ignore[type-arg]
+def test_to_dict_round_trips_through_json(events: Events) -> None:
     h = _hist(events)
     data = orjson.loads(orjson.dumps(h.to_dict()))
     back = WindowHistogram.from_dict(BASELINE, data)
