@@ -53,7 +53,7 @@ lint: setup ## ruff
 	$(PY) -m ruff check app tests
 	$(PY) -m ruff format --check app tests
 
-typecheck: setup ## mypy (strict) on app/
+typecheck: setup ## mypy (strict) on app/ and tests/
 	$(PY) -m mypy
 
 bench: setup ## Benchmarks (speed, memory) printed with their conditions; starts the broker

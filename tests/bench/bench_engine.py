@@ -13,15 +13,11 @@ import orjson
 
 from app.baseline.model import Baseline, FeatureBaseline
 from app.binning.histogram import WindowHistogram
+from app.contracts.decode import decode_event
 from app.pipeline.results import WindowSpan, to_json, window_result
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig
-from tests.unit.helpers import categorical_feature, make_baseline, numeric_feature
-
-try:  # the hot-path decoder; plain orjson.loads when it is not there
-    from app.contracts.decode import decode_event
-except ImportError:  # pragma: no cover
-    decode_event = None  # type: ignore[assignment]
+from tests.factories import categorical_from_values, make_baseline, numeric_from_values
 
 EVENTS = 200_000
 REPEATS = 3
@@ -34,19 +30,19 @@ CATEGORIES = [f"cat_{i:02d}" for i in range(60)]  # more than TOP_K: "other" is 
 def _baseline(n_numeric: int, n_categorical: int, rng: np.random.Generator) -> Baseline:
     features: list[FeatureBaseline] = []
     for i in range(n_numeric):
-        features.append(numeric_feature(f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS))
+        features.append(numeric_from_values(f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS))
     for i in range(n_categorical):
         values = rng.choice(CATEGORIES, size=20_000, p=_shares(len(CATEGORIES)))
-        features.append(categorical_feature(f"cat_{i}", values.tolist(), TOP_K))
+        features.append(categorical_from_values(f"cat_{i}", values.tolist(), TOP_K))
     features.append(
-        numeric_feature("__prediction__", rng.uniform(0, 1, 20_000), BINS, role="prediction")
+        numeric_from_values("__prediction__", rng.uniform(0, 1, 20_000), BINS, role="prediction")
     )
-    return make_baseline(features, model_id="fraud-scorer")
+    return make_baseline(*features, model_id="fraud-scorer")
 
 
 def _shares(k: int) -> np.ndarray:
     w = 1.0 / np.arange(1, k + 1)
-    return w / w.sum()
+    return w / float(w.sum())
 
 
 def _events(n: int, rng: np.random.Generator) -> list[bytes]:
@@ -83,14 +79,9 @@ def _ingest_rate(baseline: Baseline, raw: list[bytes]) -> tuple[float, float, fl
         plain = min(plain, time.perf_counter() - start)
         hist = WindowHistogram.empty(baseline)
         start = time.perf_counter()
-        if decode_event is not None:
-            for msg in raw:
-                ev = decode_event(msg)
-                hist.add_event(ev.features, ev.prediction)
-        else:
-            for msg in raw:
-                doc = orjson.loads(msg)
-                hist.add_event(doc["features"], doc["prediction"])
+        for msg in raw:
+            ev = decode_event(msg)
+            hist.add_event(ev.features, ev.prediction)
         hist.cells  # noqa: B018
         both = min(both, time.perf_counter() - start)
         decoded = [orjson.loads(msg) for msg in raw]
@@ -124,12 +115,11 @@ def run() -> None:
     )
     baseline = _baseline(20, 5, rng)
     raw = _events(EVENTS, rng)
-    decoder = "app.contracts.decode_event" if decode_event is not None else "orjson.loads"
     both, plain, binning = _ingest_rate(baseline, raw)
     print(
-        f"(a) ingest: {decoder} + WindowHistogram.add_event, 20 numeric ({BINS} quantile "
-        f"bins) + 5 categorical (top {TOP_K} of 60) features + numeric prediction, "
-        f"{len(raw[0])} bytes/event"
+        "(a) ingest: app.contracts.decode_event + WindowHistogram.add_event, 20 numeric "
+        f"({BINS} quantile bins) + 5 categorical (top {TOP_K} of 60) features + numeric "
+        f"prediction, {len(raw[0])} bytes/event"
     )
     print(
         f"    decode_event + bin {both:>10,.0f} events/s  ({1e6 / both:.2f} us/event; "

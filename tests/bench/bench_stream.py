@@ -10,7 +10,6 @@ Environment: DRIFTLINE_BENCH_EVENTS (default 1000000).
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import signal
 import subprocess
@@ -19,14 +18,17 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from app.config import Settings
 from app.stream.admin import create_topics
 from app.stream.publish import produce_events
+from tests.factories import write_csv
 from tests.integration.streamkit import http_get, metric, read_topic
 
 BOOTSTRAP = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -48,11 +50,12 @@ def _training_csv(path: Path, rows: int) -> None:
     rng = np.random.default_rng(1)
     nums = rng.normal(loc=np.arange(N_NUM), scale=1.0, size=(rows, N_NUM))
     cats = rng.integers(0, len(CATS), size=(rows, N_CAT))
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([f"n{i}" for i in range(N_NUM)] + [f"c{i}" for i in range(N_CAT)] + ["score"])
-        for r in range(rows):
-            w.writerow([*(f"{x:.4f}" for x in nums[r]), *(CATS[c] for c in cats[r]), "0.5"])
+    header = [f"n{i}" for i in range(N_NUM)] + [f"c{i}" for i in range(N_CAT)] + ["score"]
+    write_csv(
+        path,
+        header,
+        ([*(f"{x:.4f}" for x in nums[r]), *(CATS[c] for c in cats[r]), "0.5"] for r in range(rows)),
+    )
 
 
 def _events(count: int, start_ms: int, spacing_ms: float, seed: int = 2) -> list[bytes]:
@@ -94,6 +97,16 @@ def _env(prefix: str, app_id: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    """The Settings a worker started with ``env`` reads (its DRIFTLINE_* variables)."""
+    fields: dict[str, Any] = {
+        k.removeprefix("DRIFTLINE_").lower(): v
+        for k, v in env.items()
+        if k.startswith("DRIFTLINE_")
+    }
+    return Settings(**fields)
 
 
 def _cli(args: list[str], env: dict[str, str]) -> None:
@@ -178,8 +191,7 @@ async def _latency(prefix: str, work: Path, baseline: Path) -> tuple[list[float]
     app_id = f"{prefix}-live"
     env = _env(f"{prefix}-live", app_id, DRIFTLINE_WINDOW_SECONDS="2",
                DRIFTLINE_ALLOWED_LATENESS_SECONDS="1", DRIFTLINE_IDLE_SECONDS="2")  # fmt: skip
-    settings = Settings(**{k[10:].lower(): v for k, v in env.items()
-                           if k.startswith("DRIFTLINE_")})  # fmt: skip
+    settings = _settings(env)
     await create_topics(settings)
     _cli(["baseline", "publish", str(baseline)], env)
     port = _free_port()
@@ -205,7 +217,7 @@ async def _latency(prefix: str, work: Path, baseline: Path) -> tuple[list[float]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
 
-    def lags(records: list) -> list[float]:  # type: ignore[type-arg]
+    def lags(records: list[ConsumerRecord[bytes, bytes]]) -> list[float]:
         out = []
         for r in records:
             doc = orjson.loads(r.value)
@@ -239,8 +251,7 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = _env(prefix, f"{prefix}-w1")
-        settings = Settings(**{k[10:].lower(): v for k, v in env.items()
-                               if k.startswith("DRIFTLINE_")})  # fmt: skip
+        settings = _settings(env)
         asyncio.run(create_topics(settings))
         _training_csv(work / "train.csv", 20_000)
         baseline = work / "baseline.json"

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -89,7 +90,8 @@ async def read_topic(
         await consumer.stop()
 
 
-def docs(records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, object]]:
+def docs(records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, Any]]:
+    """The records' values as JSON documents (Any: tests index into them freely)."""
     return [orjson.loads(r.value) for r in records if r.value is not None]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from app.contracts.decode import parse_rfc3339_ms
+from tests.factories import write_jsonl
 from tests.integration.conftest import DriftlineCLI
 from tests.integration.stream_scenario import (
     DRIFT_WINDOW,
@@ -63,8 +64,7 @@ async def stream_and_analyze(
     assert worker.wait(timeout=60) == 0
 
     # The same events as a file, in the order they were produced.
-    events = tmp_path / "events.jsonl"
-    events.write_bytes(b"".join(v + b"\n" for v in values))
+    events = write_jsonl(tmp_path / "events.jsonl", values)
     # Window size and lateness come from the same DRIFTLINE_* settings as the worker's.
     run = driftline.run(
         ["analyze", "--input", str(events), "--baseline", str(baseline),
@@ -120,7 +120,11 @@ async def test_late_events_are_reported_alike_by_analyze_and_the_stream(
 
     def ts(v: bytes) -> int:
         t = orjson.loads(v)["timestamp"]
-        return t if isinstance(t, int) else parse_rfc3339_ms(t)  # type: ignore[return-value]
+        if isinstance(t, int):
+            return t
+        ms = parse_rfc3339_ms(t)
+        assert ms is not None, t
+        return ms
 
     cut1 = next(i for i, v in enumerate(values) if ts(v) >= window_start(1) + lateness_ms // 2)
     cut2 = next(i for i, v in enumerate(values) if ts(v) >= window_start(2) + 2 * lateness_ms)

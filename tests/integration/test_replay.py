@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -42,7 +43,7 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 async def replay_results(
     driftline: DriftlineCLI, env: dict[str, str], bootstrap: str, args: list[str], suffix: str
-) -> tuple[dict[str, bytes], list[dict[str, object]], str]:
+) -> tuple[dict[str, bytes], list[dict[str, Any]], str]:
     done = driftline.run(["replay", *args, "--output-suffix", suffix, "--no-progress"], env)
     assert done.returncode == 0, done.stderr
     results = docs(await read_topic(bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"] + suffix))

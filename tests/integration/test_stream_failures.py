@@ -305,7 +305,7 @@ async def test_a_model_that_stops_sending_gets_its_last_window_closed(
     closed_at_ms = int(time.time() * 1000)
     stop(worker)
     [result] = docs(records)
-    assert result["window"]["start_ms"] == start  # type: ignore[index]
+    assert result["window"]["start_ms"] == start
     assert result["n_events"] == 50
     bound_ms = start + (window_s + lateness_s + idle_s) * 1000
     # +1 s timer period, +2 s for produce/consume round trips on this 2-core machine.

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,30 +19,14 @@ from app.baseline.codec import load_baseline
 from app.baseline.model import Baseline, FeatureBaseline
 from app.cli import cli
 from app.errors import InputError
+from tests.factories import write_csv, write_jsonl
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def csv_file(path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> str:
-    def cell(v: object) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, float) else str(v)
-
-    lines = [",".join(header)] + [",".join(cell(v) for v in row) for row in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-def jsonl_file(path: Path, records: Sequence[Mapping[str, object]]) -> str:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return str(path)
-
-
-def build(path: str, **kw: object) -> Baseline:
-    return build_baseline(path, BuildOptions(model_id="m", **kw)).baseline  # type: ignore[arg-type]
+def build(path: str | Path, **options: Any) -> Baseline:
+    """The baseline of model "m" built from ``path`` with these BuildOptions."""
+    return build_baseline(path, BuildOptions(model_id="m", **options)).baseline
 
 
 def feat(b: Baseline, name: str) -> FeatureBaseline:
@@ -58,7 +41,7 @@ def feat(b: Baseline, name: str) -> FeatureBaseline:
 def test_edges_are_numpy_quantiles_and_counts_follow_the_bin_rule(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     x = np.round(rng.normal(10.0, 3.0, 2000), 3)
-    p = csv_file(tmp_path / "a.csv", ["x"], [[float(v)] for v in x])
+    p = write_csv(tmp_path / "a.csv", ["x"], [[float(v)] for v in x])
     n = feat(build(p, bins=10), "x").numeric
     assert n is not None
     expected = np.unique(np.quantile(x, np.linspace(0, 1, 11)))
@@ -76,7 +59,7 @@ def test_edges_are_numpy_quantiles_and_counts_follow_the_bin_rule(tmp_path: Path
 
 def test_tied_quantiles_are_deduplicated(tmp_path: Path) -> None:
     x = np.array([0.0] * 600 + [float(i) for i in range(1, 401)])  # 60% zeros, then 1..400
-    p = csv_file(tmp_path / "a.csv", ["x"], [[float(v)] for v in x])
+    p = write_csv(tmp_path / "a.csv", ["x"], [[float(v)] for v in x])
     n = feat(build(p, bins=10), "x").numeric
     assert n is not None
     quantiles = np.quantile(x, np.linspace(0, 1, 11))
@@ -87,7 +70,7 @@ def test_tied_quantiles_are_deduplicated(tmp_path: Path) -> None:
 
 
 def test_few_distinct_values_get_one_bin_each(tmp_path: Path) -> None:
-    p = csv_file(tmp_path / "a.csv", ["level", "other"], [[i % 4, "x"] for i in range(12)])
+    p = write_csv(tmp_path / "a.csv", ["level", "other"], [[i % 4, "x"] for i in range(12)])
     level = feat(build(p), "level").numeric
     assert level is not None
     assert level.edges == (0.0, 0.5, 1.5, 2.5, 3.0)
@@ -95,14 +78,14 @@ def test_few_distinct_values_get_one_bin_each(tmp_path: Path) -> None:
 
 
 def test_zero_one_numbers_split_at_the_midpoint(tmp_path: Path) -> None:
-    p = csv_file(tmp_path / "a.csv", ["y"], [[1]] * 3 + [[0]] * 7)
+    p = write_csv(tmp_path / "a.csv", ["y"], [[1]] * 3 + [[0]] * 7)
     n = feat(build(p), "y").numeric
     assert n is not None
     assert (n.edges, n.counts) == ((0.0, 0.5, 1.0), (0, 7, 3, 0))
 
 
 def test_single_valued_column(tmp_path: Path) -> None:
-    p = csv_file(tmp_path / "a.csv", ["v"], [[7.5]] * 4 + [[None]])
+    p = write_csv(tmp_path / "a.csv", ["v"], [[7.5]] * 4 + [[None]])
     n = feat(build(p), "v").numeric
     assert n is not None
     assert (n.edges, n.counts, n.count, n.null_count) == ((7.5, 7.5), (0, 4, 0), 4, 1)
@@ -110,7 +93,7 @@ def test_single_valued_column(tmp_path: Path) -> None:
 
 
 def test_nan_is_null_and_infinities_go_to_the_outer_cells(tmp_path: Path) -> None:
-    p = csv_file(
+    p = write_csv(
         tmp_path / "a.csv", ["v"], [["1"], ["2"], ["nan"], ["inf"], ["-Infinity"], ["3"], [""]]
     )
     n = feat(build(p), "v").numeric
@@ -125,7 +108,7 @@ def test_nan_is_null_and_infinities_go_to_the_outer_cells(tmp_path: Path) -> Non
 
 def test_top_k_and_other_with_exact_counts(tmp_path: Path) -> None:
     values = ["a"] * 5 + ["c"] * 4 + ["b"] * 4 + ["d"] * 2 + ["e"] + [None] * 3
-    p = csv_file(tmp_path / "a.csv", ["c"], [[v] for v in values])
+    p = write_csv(tmp_path / "a.csv", ["c"], [[v] for v in values])
     c = feat(build(p, top_k=3), "c").categorical
     assert c is not None
     assert c.categories == ("a", "b", "c")  # b and c tie at 4: by text
@@ -136,7 +119,7 @@ def test_top_k_and_other_with_exact_counts(tmp_path: Path) -> None:
 
 
 def test_top_k_per_feature_from_the_spec(tmp_path: Path) -> None:
-    p = csv_file(tmp_path / "a.csv", ["c", "d"], [["x", "p"], ["y", "q"], ["x", "q"]])
+    p = write_csv(tmp_path / "a.csv", ["c", "d"], [["x", "p"], ["y", "q"], ["x", "q"]])
     b = build(p, features={"c": FeatureSpec(top_k=1)})
     assert feat(b, "c").categorical == feat(b, "c").categorical
     c, d = feat(b, "c").categorical, feat(b, "d").categorical
@@ -154,7 +137,7 @@ def test_type_inference(tmp_path: Path) -> None:
         [i, f"k{i % 3}", ["true", "FALSE", "True"][i % 3], i * 0.5, "007" if i else "x1"]
         for i in range(150)
     ]
-    p = csv_file(tmp_path / "a.csv", ["int", "cat", "flag", "num", "codes"], rows)
+    p = write_csv(tmp_path / "a.csv", ["int", "cat", "flag", "num", "codes"], rows)
     result = build_baseline(p, BuildOptions(model_id="m"))
     b = result.baseline
     assert [(f.name, f.type, f.role) for f in b.features] == [
@@ -178,7 +161,7 @@ def test_type_inference(tmp_path: Path) -> None:
 
 
 def test_declared_types(tmp_path: Path) -> None:
-    p = csv_file(
+    p = write_csv(
         tmp_path / "a.csv",
         ["zip", "b", "n"],
         [["02139", 1, "1"], ["10115", 0, "2"], ["02139", 1, "x"]],
@@ -204,7 +187,7 @@ def test_declared_types(tmp_path: Path) -> None:
 
 
 def test_jsonl_nulls_missing_keys_and_typed_values(tmp_path: Path) -> None:
-    p = jsonl_file(
+    p = write_jsonl(
         tmp_path / "a.jsonl",
         [
             {"x": 1, "s": "a", "t": True},
@@ -229,7 +212,7 @@ def test_text_column_that_turns_numeric_is_switched(tmp_path: Path) -> None:
     # numeric with exact quantiles, the text counted as invalid.
     records: list[dict[str, object]] = [{"v": "n/a"} for _ in range(100)]
     records += [{"v": i * 0.25} for i in range(20_000)]
-    p = jsonl_file(tmp_path / "a.jsonl", records)
+    p = write_jsonl(tmp_path / "a.jsonl", records)
     result = build_baseline(p, BuildOptions(model_id="m", batch_rows=100))
     n = feat(result.baseline, "v").numeric
     assert n is not None
@@ -254,7 +237,7 @@ def test_event_jsonl_prediction_and_timestamp(tmp_path: Path) -> None:
             [{"yes": 0.9, "no": 0.1}, {"yes": 0.5, "no": 0.5}, {"no": 0.2, "yes": 0.8}]
         )
     ]
-    b = build(jsonl_file(tmp_path / "e.jsonl", events))
+    b = build(write_jsonl(tmp_path / "e.jsonl", events))
     assert [(f.name, f.type, f.role) for f in b.features] == [
         ("age", "numeric", "feature"),
         ("__prediction__", "categorical", "prediction"),
@@ -265,7 +248,7 @@ def test_event_jsonl_prediction_and_timestamp(tmp_path: Path) -> None:
 
 
 def test_prediction_column_of_a_flat_file(tmp_path: Path) -> None:
-    p = csv_file(
+    p = write_csv(
         tmp_path / "a.csv",
         ["x", "score", "label", "id"],
         [[i, i / 10, i % 2, i] for i in range(10)],
@@ -308,8 +291,8 @@ def sample_rows(n: int = 300) -> list[dict[str, object]]:
 def test_csv_jsonl_parquet_give_the_same_baseline_id(tmp_path: Path) -> None:
     rows = sample_rows()
     names = list(rows[0])
-    p_csv = csv_file(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
-    p_jsonl = jsonl_file(tmp_path / "d.jsonl", rows)
+    p_csv = write_csv(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
+    p_jsonl = write_jsonl(tmp_path / "d.jsonl", rows)
     p_pq = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_pylist(rows), p_pq, row_group_size=64)
     built = [
@@ -326,19 +309,19 @@ def test_csv_jsonl_parquet_give_the_same_baseline_id(tmp_path: Path) -> None:
         ("__prediction__", "numeric"),
     ]
     # Row order does not matter either (sorted before summing).
-    p_rev = jsonl_file(tmp_path / "r.jsonl", rows[::-1])
+    p_rev = write_jsonl(tmp_path / "r.jsonl", rows[::-1])
     assert build(p_rev, prediction_column="score", bins=8, top_k=3).baseline_id in ids
 
 
 def test_baseline_id_is_deterministic_and_follows_content(tmp_path: Path) -> None:
     rows = sample_rows(50)
     names = list(rows[0])
-    p = csv_file(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
+    p = write_csv(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
     first, second = build(p), build(p)
     assert first.baseline_id == second.baseline_id
     assert first.baseline_id.startswith("bl-") and len(first.baseline_id) == 19
     rows[7]["age"] = 1000
-    q = csv_file(tmp_path / "e.csv", names, [[r[n] for n in names] for r in rows])
+    q = write_csv(tmp_path / "e.csv", names, [[r[n] for n in names] for r in rows])
     assert build(q).baseline_id != first.baseline_id
     assert build(p, model_version="2").baseline_id != first.baseline_id
     assert build(p, bins=5).baseline_id != first.baseline_id
@@ -352,7 +335,7 @@ def test_mixed_column_names_column_and_first_line(tmp_path: Path) -> None:
     rows[40][1] = "abc"
     rows[60][1] = "n/a"
     rows[70][1] = "abc"
-    p = csv_file(tmp_path / "a.csv", ["ok", "age"], rows)
+    p = write_csv(tmp_path / "a.csv", ["ok", "age"], rows)
     with pytest.raises(InputError) as err:
         build(p)
     assert str(err.value) == (
@@ -364,7 +347,7 @@ def test_mixed_column_names_column_and_first_line(tmp_path: Path) -> None:
 
 
 def test_numbers_in_a_text_column(tmp_path: Path) -> None:
-    p = jsonl_file(tmp_path / "a.jsonl", [{"c": "x"}] * 8 + [{"c": 5}, {"c": "y"}])
+    p = write_jsonl(tmp_path / "a.jsonl", [{"c": "x"}] * 8 + [{"c": 5}, {"c": "y"}])
     with pytest.raises(InputError) as err:
         build(p)
     assert str(err.value).startswith(
@@ -433,7 +416,7 @@ def test_feature_spec_file(tmp_path: Path) -> None:
     spec.write_text('{"feature": {}}')
     with pytest.raises(InputError, match=r"field '\$\.feature': unknown key"):
         load_feature_spec(spec)
-    p = csv_file(tmp_path / "a.csv", ["x"], [[1]])
+    p = write_csv(tmp_path / "a.csv", ["x"], [[1]])
     with pytest.raises(
         InputError, match="the feature spec names columns the input does not have: zip"
     ):
@@ -446,11 +429,11 @@ def test_feature_spec_file(tmp_path: Path) -> None:
 def test_cli_build_and_show(tmp_path: Path) -> None:
     rows = sample_rows(40)
     names = list(rows[0])
-    p = csv_file(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
+    p = write_csv(tmp_path / "d.csv", names, [[r[n] for n in names] for r in rows])
     spec = tmp_path / "spec.json"
     spec.write_text('{"features": {"age": {"bins": 4}}}')
     out = tmp_path / "b.json"
-    args = ["baseline", "build", "--input", p, "--model-id", "fraud", "--model-version", "3",
+    args = ["baseline", "build", "--input", str(p), "--model-id", "fraud", "--model-version", "3",
             "--prediction-column", "score", "--exclude", "income", "--feature-spec", str(spec),
             "--no-progress", "--out", str(out)]  # fmt: skip
     result = CliRunner().invoke(cli, args)
@@ -459,7 +442,7 @@ def test_cli_build_and_show(tmp_path: Path) -> None:
     assert (b.model_id, b.model_version, b.source) == (
         "fraud",
         "3",
-        {"path": p, "rows": 40, "format": "csv"},
+        {"path": str(p), "rows": 40, "format": "csv"},
     )
     age = feat(b, "age").numeric
     assert age is not None and len(age.edges) == 5
@@ -479,7 +462,7 @@ def test_cli_build_and_show(tmp_path: Path) -> None:
 
 
 def test_cli_user_mistake_is_one_line_without_traceback(tmp_path: Path) -> None:
-    p = csv_file(tmp_path / "a.csv", ["x", "y"], [[1, None], [2, None]])
+    p = write_csv(tmp_path / "a.csv", ["x", "y"], [[1, None], [2, None]])
     proc = subprocess.run(
         [
             sys.executable,

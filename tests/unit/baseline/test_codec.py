@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,56 +21,28 @@ from app.baseline.codec import (
     load_baseline,
     parse_baseline,
 )
-from app.baseline.model import Baseline, CategoricalProfile, FeatureBaseline, NumericProfile
+from app.baseline.model import Baseline
 from app.errors import InputError
+from tests.factories import categorical, make_baseline, numeric
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "schemas" / "examples" / "baseline.fraud.json"
 
 
 def sample() -> Baseline:
-    b = Baseline(
+    b = make_baseline(
+        numeric("age", (18.0, 30.0, 45.0, 90.0), (0, 40, 35, 22, 0), nulls=3, mean=41.5,
+                std=12.25),
+        numeric("const", (2.0, 2.0), (0, 5, 0), nulls=95, mean=2.0, std=0.0),
+        categorical("country", ("DE", "FR"), (60, 30, 10)),
+        categorical("is_new", ("false", "true"), (70, 30, 0), kind="boolean"),
+        categorical("__prediction__", ("approve",), (90, 10), role="prediction"),
         model_id="fraud-scorer",
         model_version="3.2.0",
         baseline_id="",
         created_at="2026-11-27T07:00:00Z",
-        features=(
-            FeatureBaseline(
-                "age",
-                "numeric",
-                "feature",
-                numeric=NumericProfile(
-                    (18.0, 30.0, 45.0, 90.0), (0, 40, 35, 22, 0), 3, 97, 18.0, 90.0, 41.5, 12.25
-                ),
-            ),
-            FeatureBaseline(
-                "const",
-                "numeric",
-                "feature",
-                numeric=NumericProfile((2.0, 2.0), (0, 5, 0), 95, 5, 2.0, 2.0, 2.0, 0.0),
-            ),
-            FeatureBaseline(
-                "country",
-                "categorical",
-                "feature",
-                categorical=CategoricalProfile(("DE", "FR"), (60, 30, 10), 0, 100),
-            ),
-            FeatureBaseline(
-                "is_new",
-                "boolean",
-                "feature",
-                categorical=CategoricalProfile(("false", "true"), (70, 30, 0), 0, 100),
-            ),
-            FeatureBaseline(
-                "__prediction__",
-                "categorical",
-                "prediction",
-                categorical=CategoricalProfile(("approve",), (90, 10), 0, 100),
-            ),
-        ),
         source={"path": "train.csv", "rows": 100, "format": "csv"},
-    )
-    doc = baseline_to_dict(b)
-    return Baseline(**{**b.__dict__, "baseline_id": compute_baseline_id(doc)})
+    )  # fmt: skip
+    return replace(b, baseline_id=compute_baseline_id(baseline_to_dict(b)))
 
 
 def sample_doc() -> dict[str, Any]:

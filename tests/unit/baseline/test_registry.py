@@ -1,10 +1,11 @@
 from app.baseline.registry import BaselineRegistry
-from tests.unit.windows.fakes import make_baseline
+from tests.factories import make_baseline
 
 
 def test_window_uses_latest_effective_baseline_else_earliest() -> None:
     reg = BaselineRegistry()
-    v1, v2 = make_baseline("m", "bl-1"), make_baseline("m", "bl-2")
+    v1 = make_baseline(model_id="m", baseline_id="bl-1")
+    v2 = make_baseline(model_id="m", baseline_id="bl-2")
     assert reg.choose("m", 0) is None
     assert reg.add(v2, effective_from_ms=600_000)
     assert reg.add(v1, effective_from_ms=0)

@@ -11,41 +11,43 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.baseline.model import CategoricalProfile, FeatureBaseline, NumericProfile
+from app.baseline.model import FeatureBaseline, FeatureRole, FeatureType
 from app.binning.histogram import (
     UNKNOWN_CAP,
     HistogramOps,
     WindowHistogram,
     merge,
 )
-from tests.unit.helpers import bin_index, make_baseline, numpy_cells
+from tests.factories import bin_index, categorical, make_baseline, numeric, numpy_cells
 
 EDGES = (0.0, 1.0, 2.5, 4.0)  # 3 inner bins; cells: under, [0,1), [1,2.5), [2.5,4], over
 
 
-def _num(name: str, edges: tuple[float, ...] = EDGES, role: str = "feature") -> FeatureBaseline:
-    k = len(edges) + 1
-    prof = NumericProfile(edges, (0,) + (10,) * (k - 2) + (0,), 1, 10 * (k - 2), 0.0, 4.0, 2.0, 1.0)
-    return FeatureBaseline(name, "numeric", role, numeric=prof)  # type: ignore[arg-type]
+def _num(
+    name: str, edges: tuple[float, ...] = EDGES, role: FeatureRole = "feature"
+) -> FeatureBaseline:
+    counts = (0,) + (10,) * (len(edges) - 1) + (0,)
+    return numeric(name, edges, counts, nulls=1, min=0.0, max=4.0, mean=2.0, std=1.0, role=role)
 
 
 def _cat(
-    name: str, cats: tuple[str, ...], other: int, kind: str = "categorical"
+    name: str,
+    cats: tuple[str, ...],
+    other: int,
+    kind: FeatureType = "categorical",
+    role: FeatureRole = "feature",
 ) -> FeatureBaseline:
-    prof = CategoricalProfile(cats, (5,) * len(cats) + (other,), 0, 5 * len(cats) + other)
-    return FeatureBaseline(name, kind, "feature", categorical=prof)  # type: ignore[arg-type]
+    return categorical(name, cats, (5,) * len(cats) + (other,), kind=kind, role=role)
 
 
 BASELINE = make_baseline(
-    [
-        _num("x"),
-        _num("point", (3.0, 3.0)),
-        _cat("city", ("berlin", "paris"), other=7),  # incomplete vocabulary
-        _cat("plan", ("basic", "pro"), other=0),  # complete vocabulary
-        _cat("zip", ("10115", "75001"), other=0),  # integer-coded categories
-        _cat("flag", ("false", "true"), other=0, kind="boolean"),
-        _num("__prediction__", (0.0, 0.5, 1.0), role="prediction"),
-    ]
+    _num("x"),
+    _num("point", (3.0, 3.0)),
+    _cat("city", ("berlin", "paris"), other=7),  # incomplete vocabulary
+    _cat("plan", ("basic", "pro"), other=0),  # complete vocabulary
+    _cat("zip", ("10115", "75001"), other=0),  # integer-coded categories
+    _cat("flag", ("false", "true"), other=0, kind="boolean"),
+    _num("__prediction__", (0.0, 0.5, 1.0), role="prediction"),
 )
 
 
@@ -101,7 +103,7 @@ def test_binning_agrees_with_numpy_on_random_values(seed: int) -> None:
         edges = (edges[0], edges[0])
     values = np.concatenate([rng.normal(scale=1.5, size=300), np.asarray(edges)])
     values = np.round(values, 1)  # many exact hits on edges
-    baseline = make_baseline([_num("v", edges)])
+    baseline = make_baseline(_num("v", edges))
     h = WindowHistogram.empty(baseline)
     for v in values.tolist():
         h.add_event({"v": v}, None)
@@ -148,13 +150,8 @@ def test_booleans() -> None:
 
 
 def test_prediction_is_profiled_and_probability_objects_give_the_argmax() -> None:
-    baseline = make_baseline([_num("x"), _cat("__prediction__", ("no", "yes"), other=0)])
-    pred = baseline.features[1]
     baseline = make_baseline(
-        [
-            baseline.features[0],
-            FeatureBaseline(pred.name, "categorical", "prediction", categorical=pred.categorical),
-        ]
+        _num("x"), _cat("__prediction__", ("no", "yes"), other=0, role="prediction")
     )
     h = WindowHistogram.empty(baseline)
     h.add_event({}, {"yes": 0.5, "no": 0.5})  # tie: first in sorted order
@@ -207,7 +204,10 @@ EVENTS = st.lists(
 )
 
 
-def _hist(events: list[tuple[dict[str, object], object]]) -> WindowHistogram:
+Events = list[tuple[dict[str, object], object]]  # (features, prediction) as EVENTS draws them
+
+
+def _hist(events: Events) -> WindowHistogram:
     h = WindowHistogram.empty(BASELINE)
     for features, prediction in events:
         h.add_event(features, prediction)
@@ -216,7 +216,7 @@ def _hist(events: list[tuple[dict[str, object], object]]) -> WindowHistogram:
 
 @settings(max_examples=150, deadline=None)
 @given(EVENTS, EVENTS, EVENTS)
-def test_merge_is_associative_commutative_with_identity(a: list, b: list, c: list) -> None:  # type: ignore[type-arg]
+def test_merge_is_associative_commutative_with_identity(a: Events, b: Events, c: Events) -> None:
     ha, hb, hc = _hist(a), _hist(b), _hist(c)
     empty = WindowHistogram.empty(BASELINE)
     assert merge(merge(ha, hb), hc) == merge(ha, merge(hb, hc))
@@ -227,7 +227,7 @@ def test_merge_is_associative_commutative_with_identity(a: list, b: list, c: lis
 
 @settings(max_examples=100, deadline=None)
 @given(EVENTS)
-def test_to_dict_round_trips_through_json(events: list) -> None:  # type: ignore[type-arg]
+def test_to_dict_round_trips_through_json(events: Events) -> None:
     h = _hist(events)
     data = orjson.loads(orjson.dumps(h.to_dict()))
     back = WindowHistogram.from_dict(BASELINE, data)

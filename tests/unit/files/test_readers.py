@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -20,15 +19,11 @@ from app.files.readers import (
     iter_records,
     text_to_float,
 )
+from tests.factories import write_jsonl
 
 
 def write(path: Path, text: str) -> str:
     path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def jsonl(path: Path, *objs: object) -> str:
-    path.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objs))
     return str(path)
 
 
@@ -184,16 +179,23 @@ def test_category_text() -> None:
 
 
 def test_jsonl_events_are_flattened(tmp_path: Path) -> None:
-    p = jsonl(
+    p = write_jsonl(
         tmp_path / "e.jsonl",
-        {
-            "model_id": "m",
-            "timestamp": "2026-11-27T07:00:01.250Z",
-            "features": {"age": 41, "country": "DE"},
-            "prediction": {"reject": 0.4, "approve": 0.4, "review": 0.2},
-        },
-        {"model_id": "m", "timestamp": 1795676401250, "features": {"age": 7}, "prediction": 0.87},
-        {"model_id": "m", "timestamp": "yesterday", "features": {}, "prediction": "approve"},
+        [
+            {
+                "model_id": "m",
+                "timestamp": "2026-11-27T07:00:01.250Z",
+                "features": {"age": 41, "country": "DE"},
+                "prediction": {"reject": 0.4, "approve": 0.4, "review": 0.2},
+            },
+            {
+                "model_id": "m",
+                "timestamp": 1795676401250,
+                "features": {"age": 7},
+                "prediction": 0.87,
+            },
+            {"model_id": "m", "timestamp": "yesterday", "features": {}, "prediction": "approve"},
+        ],
     )
     records = list(iter_records(p))
     assert records == [
@@ -227,7 +229,7 @@ def test_jsonl_columns_lines_and_types(tmp_path: Path) -> None:
 
 
 def test_jsonl_batches_split_by_rows(tmp_path: Path) -> None:
-    p = jsonl(tmp_path / "f.jsonl", *({"i": i} for i in range(5)))
+    p = write_jsonl(tmp_path / "f.jsonl", ({"i": i} for i in range(5)))
     batches = list(iter_batches(p, batch_rows=2))
     assert [(b.first_line, b.num_rows) for b in batches] == [(1, 2), (3, 2), (5, 1)]
 

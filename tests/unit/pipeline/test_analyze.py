@@ -3,8 +3,8 @@ broker, against a baseline built by the real builder from the simulator's traini
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from app.baseline.build import BuildOptions, build_baseline
-from app.baseline.codec import dump_baseline
 from app.baseline.model import Baseline
 from app.cli import cli
 from app.contracts import PREDICTION_FEATURE
@@ -24,6 +22,7 @@ from app.contracts.schemas import validate
 from app.demo.traffic import Drift, events, write_training_csv
 from app.errors import InputError
 from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, analyze, iter_analysis
+from tests.factories import TrainBaseline, write_csv_records, write_jsonl
 
 MODEL = "fraud-scorer"
 PREDICTION = "fraud_probability"
@@ -50,26 +49,21 @@ def scenario() -> list[dict[str, Any]]:
     return list(events(MODEL, BASE_MS, WINDOWS * PER_WINDOW, spacing, seed=3, drift=drift))
 
 
-def write_jsonl(path: Path, lines: list[dict[str, Any] | bytes]) -> Path:
-    with path.open("wb") as f:
-        for line in lines:
-            f.write((line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n")
-    return path
-
-
 def ts_ms(event: dict[str, Any]) -> int:
     ts = event["timestamp"]
-    return ts if isinstance(ts, int) else parse_rfc3339_ms(ts)  # type: ignore[return-value]
+    if isinstance(ts, int):
+        return ts
+    ms = parse_rfc3339_ms(ts)
+    assert ms is not None, ts
+    return ms
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Baseline, Path]:
-    d = tmp_path_factory.mktemp("analyze")
-    train = write_training_csv(d / "train.csv", 20_000)
-    result = build_baseline(str(train), BuildOptions(model_id=MODEL, prediction_column=PREDICTION))
-    path = d / "baseline.json"
-    dump_baseline(result.baseline, path)
-    return result.baseline, path
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, train_baseline: TrainBaseline
+) -> tuple[Baseline, Path]:
+    train = write_training_csv(tmp_path_factory.mktemp("analyze") / "train.csv", 20_000)
+    return train_baseline(train, MODEL, PREDICTION)
 
 
 @pytest.fixture(scope="module")
@@ -228,25 +222,13 @@ def _flat_rows(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(list(rows[0]))
-        for r in rows:
-            w.writerow(
-                ["" if v is None else str(v).lower() if isinstance(v, bool) else v
-                 for v in r.values()]
-            )  # fmt: skip
-    return path
-
-
 def test_csv_and_parquet_records_give_the_jsonl_events_window_results(
     trained: tuple[Baseline, Path], scenario_jsonl: Path, tmp_path: Path
 ) -> None:
     baseline, _ = trained
     evs = scenario()
     rows = _flat_rows(evs)  # timestamps as in the events: epoch ms and RFC 3339 text
-    csv_file = write_csv(tmp_path / "events.csv", rows)
+    csv_file = write_csv_records(tmp_path / "events.csv", rows)
     table = pa.Table.from_pylist(
         [{**r, "timestamp": ts_ms(e)} for r, e in zip(rows, evs, strict=True)]
     )
@@ -283,7 +265,7 @@ def test_flat_records_with_bad_timestamps_are_reported_at_their_exact_lines(
     rows[10]["timestamp"] = None  # line 13
     rows[20]["timestamp"] = "yesterday"  # line 23
     rows[30]["timestamp"] = "4102444800001"  # line 33: one ms past 2100-01-01
-    file = write_csv(tmp_path / "bad.csv", rows)
+    file = write_csv_records(tmp_path / "bad.csv", rows)
     seen: list[tuple[int, str]] = []
     options = AnalyzeOptions(
         WINDOW_S, LATENESS_S, prediction_column=PREDICTION, exclude=frozenset({"id"})
@@ -302,7 +284,7 @@ def test_records_of_another_model_are_skipped_and_counted(
     trained: tuple[Baseline, Path], tmp_path: Path
 ) -> None:
     baseline, _ = trained
-    file = write_csv(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
+    file = write_csv_records(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
     options = AnalyzeOptions(WINDOW_S, LATENESS_S, model_id="someone-else")
     analysis = analyze(file, baseline, options)
     assert analysis.documents == []
@@ -311,17 +293,21 @@ def test_records_of_another_model_are_skipped_and_counted(
 
 def test_user_mistakes_raise_input_errors(trained: tuple[Baseline, Path], tmp_path: Path) -> None:
     baseline, _ = trained
-    csv_file = write_csv(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
+    csv_file = write_csv_records(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
     jsonl = write_jsonl(tmp_path / "e.jsonl", scenario()[:10])
+    plain = AnalyzeOptions(WINDOW_S, LATENESS_S)
     mistakes = [
-        (csv_file, {"timestamp_column": "ts"}, "no timestamp column 'ts'"),
-        (csv_file, {"prediction_column": "score"}, "prediction column not found"),
-        (jsonl, {"timestamp_column": "ts"}, "--timestamp-column: only for CSV and Parquet"),
-        (tmp_path / "missing.jsonl", {}, "no such file"),
-        (tmp_path / "data.txt", {}, "cannot tell the format"),
+        (csv_file, replace(plain, timestamp_column="ts"), "no timestamp column 'ts'"),
+        (csv_file, replace(plain, prediction_column="score"), "prediction column not found"),
+        (
+            jsonl,
+            replace(plain, timestamp_column="ts"),
+            "--timestamp-column: only for CSV and Parquet",
+        ),
+        (tmp_path / "missing.jsonl", plain, "no such file"),
+        (tmp_path / "data.txt", plain, "cannot tell the format"),
     ]
-    for file, extra, message in mistakes:
-        options = AnalyzeOptions(WINDOW_S, LATENESS_S, **extra)
+    for file, options, message in mistakes:
         with pytest.raises(InputError, match=message):
             analyze(file, baseline, options)
 

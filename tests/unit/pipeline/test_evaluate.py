@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from app.baseline.build import BuildOptions, build_baseline
-from app.baseline.codec import dump_baseline
 from app.baseline.model import Baseline
 from app.cli import cli
 from app.contracts.schemas import validate
 from app.pipeline.evaluate import evaluate_file, span_of
 from app.pipeline.results import WindowSpan
+from tests.factories import TrainBaseline, write_csv_records, write_jsonl
 
 REPO = Path(__file__).resolve().parents[3]
 EMITTED = "2026-11-27T08:00:00Z"
@@ -43,41 +41,26 @@ def _rows(seed: int, n: int, shift: float = 0.0) -> list[dict[str, object]]:
     return out
 
 
-def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(rows[0]))
-        for r in rows:
-            w.writerow(
-                [
-                    "" if v is None else str(v).lower() if isinstance(v, bool) else v
-                    for v in r.values()
-                ]
-            )
-
-
-def _write_events(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "wb") as fh:
-        for i, r in enumerate(rows):
-            features = {k: v for k, v in r.items() if k != "score"}
-            event = {
-                "model_id": "fraud",
-                "timestamp": START_MS + 250 + i * 700,
-                "features": features,
-                "prediction": r["score"],
-            }
-            fh.write(orjson.dumps(event) + b"\n")
+def _events(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows as prediction events of model "fraud", 700 ms apart."""
+    return [
+        {
+            "model_id": "fraud",
+            "timestamp": START_MS + 250 + i * 700,
+            "features": {k: v for k, v in r.items() if k != "score"},
+            "prediction": r["score"],
+        }
+        for i, r in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Baseline, Path]:
-    d = tmp_path_factory.mktemp("evaluate")
-    train = d / "train.csv"
-    _write_csv(train, _rows(0, 20_000))
-    result = build_baseline(str(train), BuildOptions(model_id="fraud", prediction_column="score"))
-    path = d / "baseline.json"
-    dump_baseline(result.baseline, path)
-    return train, result.baseline, path
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, train_baseline: TrainBaseline
+) -> tuple[Path, Baseline, Path]:
+    train = write_csv_records(tmp_path_factory.mktemp("evaluate") / "train.csv", _rows(0, 20_000))
+    baseline, path = train_baseline(train, "fraud", "score")
+    return train, baseline, path
 
 
 def test_the_training_file_against_its_own_baseline_is_exactly_calm(
@@ -108,7 +91,7 @@ def test_a_parquet_copy_gives_byte_identical_results(
 ) -> None:
     _, baseline, _ = trained
     rows = _rows(5, 3000, shift=0.5)
-    _write_csv(tmp_path / "w.csv", rows)
+    write_csv_records(tmp_path / "w.csv", rows)
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "w.parquet")
     a = evaluate_file(baseline, tmp_path / "w.csv", emitted_at=EMITTED, prediction_column="score")
     b = evaluate_file(
@@ -123,7 +106,7 @@ def test_cli_json_and_table_on_drifted_events(
 ) -> None:
     _, _, baseline_path = trained
     events = tmp_path / "events.jsonl"
-    _write_events(events, _rows(7, 5000, shift=1.0))
+    write_jsonl(events, _events(_rows(7, 5000, shift=1.0)))
     run = CliRunner().invoke(
         cli, ["evaluate", "--baseline", str(baseline_path), "--input", str(events)]
     )

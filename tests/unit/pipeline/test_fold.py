@@ -17,9 +17,8 @@ from app.pipeline.fold import Folded, Rejected, fold_record
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
-from tests.unit.helpers import bin_index, make_baseline, numeric_feature
+from tests.factories import bin_index, make_baseline, numeric_from_values
 from tests.unit.windows.fakes import CountingOps
-from tests.unit.windows.fakes import make_baseline as counting_baseline
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a window start
 MINUTE = 60_000
@@ -50,7 +49,7 @@ def counting_setup(*models: str) -> tuple[PartitionBinner, BaselineRegistry]:
     """A binner whose histograms count feature occurrences (tests.unit.windows.fakes)."""
     registry = BaselineRegistry()
     for i, model in enumerate(models):
-        registry.add(counting_baseline(model, f"bl-{i:016x}"))
+        registry.add(make_baseline(model_id=model, baseline_id=f"bl-{i:016x}"))
     return PartitionBinner(PARTITION, SPEC, CountingOps(), registry.choose), registry
 
 
@@ -68,7 +67,7 @@ def fold(
 
 
 def test_valid_events_are_folded_into_their_model_and_window_with_exact_bin_counts() -> None:
-    baseline = make_baseline([numeric_feature("x", np.array([0.0, 1.0, 2.0]), n_bins=2)])
+    baseline = make_baseline(numeric_from_values("x", np.array([0.0, 1.0, 2.0]), n_bins=2))
     profile = baseline.features[0].numeric
     assert profile is not None
     edges = profile.edges

@@ -14,11 +14,12 @@ from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
-from tests.unit.windows.fakes import CountingOps, make_baseline
+from tests.factories import make_baseline
+from tests.unit.windows.fakes import CountingOps
 
 SIZE = 1000
 SPEC = WindowSpec(size_ms=SIZE, lateness_ms=200)
-BASELINES = {m: make_baseline(m, f"bl-{i:016x}") for i, m in enumerate("ab")}
+BASELINES = {m: make_baseline(model_id=m, baseline_id=f"bl-{i:016x}") for i, m in enumerate("ab")}
 
 Event = tuple[int, str, int]  # (source partition, model, event time)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.baseline.model import Baseline, CategoricalProfile, FeatureBaseline, NumericProfile
+from app.baseline.model import Baseline, FeatureBaseline, FeatureRole
 from app.binning.histogram import WindowHistogram, merge
 from app.contracts.schemas import validate
 from app.pipeline.results import (
@@ -27,7 +28,7 @@ from app.pipeline.results import (
 )
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, parse_config
-from tests.unit.helpers import make_baseline
+from tests.factories import categorical, make_baseline, numeric
 
 EMITTED = "2026-11-27T08:00:00.125Z"
 SPAN = WindowSpan(1_795_762_800_000, 3600)  # 2026-11-27T07:00:00Z
@@ -35,18 +36,15 @@ SPAN = WindowSpan(1_795_762_800_000, 3600)  # 2026-11-27T07:00:00Z
 
 def _baseline() -> Baseline:
     edges = tuple(float(e) for e in range(11))
-    num = NumericProfile(edges, (0,) + (1000,) * 10 + (0,), 100, 10_000, 0.0, 10.0, 5.0, 2.9)
-    cat = CategoricalProfile(("DE", "FR", "US"), (5000, 3000, 2000, 0), 0, 10_000)
-    pred = NumericProfile((0.0, 0.5, 1.0), (0, 5000, 5000, 0), 0, 10_000, 0.0, 1.0, 0.5, 0.29)
+    counts = (0,) + (1000,) * 10 + (0,)
     return make_baseline(
-        [
-            FeatureBaseline("age", "numeric", "feature", numeric=num),
-            FeatureBaseline("country", "categorical", "feature", categorical=cat),
-            FeatureBaseline("income", "numeric", "feature", numeric=num),
-            FeatureBaseline("__prediction__", "numeric", "prediction", numeric=pred),
-        ],
+        numeric("age", edges, counts, nulls=100, mean=5.0, std=2.9),
+        categorical("country", ("DE", "FR", "US"), (5000, 3000, 2000, 0)),
+        numeric("income", edges, counts, nulls=100, mean=5.0, std=2.9),
+        numeric("__prediction__", (0.0, 0.5, 1.0), (0, 5000, 5000, 0), mean=0.5, std=0.29,
+                role="prediction"),
         model_id="fraud-scorer",
-    )
+    )  # fmt: skip
 
 
 def _events(seed: int, n: int, drift: bool) -> list[tuple[dict[str, object], object]]:
@@ -71,10 +69,16 @@ def _hist(baseline: Baseline, events: list[tuple[dict[str, object], object]]) ->
     return h
 
 
-def _result(events: list[tuple[dict[str, object], object]], **kw: object) -> dict[str, object]:
+def _result(
+    events: list[tuple[dict[str, object], object]],
+    source_offsets: Sequence[SourceOffsets] = (),
+    late_events: int = 0,
+) -> dict[str, Any]:
     bl = _baseline()
     ev = evaluate_window(bl, _hist(bl, events), DriftConfig().for_model(bl.model_id))
-    return window_result(bl, ev, SPAN, emitted_at=EMITTED, **kw)  # type: ignore[arg-type]
+    return window_result(
+        bl, ev, SPAN, emitted_at=EMITTED, source_offsets=source_offsets, late_events=late_events
+    )
 
 
 def test_ids_follow_the_contract() -> None:
@@ -111,8 +115,8 @@ def test_a_drifted_window_and_its_event_validate_against_the_schemas() -> None:
     doc = _result(_events(1, 3000, drift=True), source_offsets=offsets, late_events=2)
     validate("window-result", orjson.loads(to_json(doc)))
     assert doc["status"] == "drift" and doc["late_events"] == 2
-    assert [o["partition"] for o in doc["source_offsets"]] == [0, 1]  # type: ignore[index, union-attr]
-    names = [f["name"] for f in doc["features"]]  # type: ignore[attr-defined, index]
+    assert [o["partition"] for o in doc["source_offsets"]] == [0, 1]
+    names = [f["name"] for f in doc["features"]]
     assert names == sorted(names) == ["__prediction__", "age", "country", "income", "new_col"]
     assert doc["contract"] == {
         "unavailable": ["income"],
@@ -209,18 +213,19 @@ def _random_case(draw: st.DrawFn) -> tuple[Baseline, WindowHistogram]:
                 edges = [lo, lo]
             counts = draw(st.lists(count, min_size=len(edges) + 1, max_size=len(edges) + 1))
             std = draw(st.sampled_from([0.0, 1.0, 1e-300, 1e6]))
-            prof = NumericProfile(
-                tuple(edges), tuple(counts), draw(count), sum(counts), edges[0], edges[-1], 0.0, std
-            )
-            role = "prediction" if i == 0 and draw(st.booleans()) else "feature"
+            nulls = draw(count)
+            role: FeatureRole = "prediction" if i == 0 and draw(st.booleans()) else "feature"
             name = "__prediction__" if role == "prediction" else f"n{i}"
-            features.append(FeatureBaseline(name, "numeric", role, numeric=prof))  # type: ignore[arg-type]
+            features.append(
+                numeric(
+                    name, tuple(edges), tuple(counts), nulls=nulls, mean=0.0, std=std, role=role
+                )
+            )
         else:
             cats = tuple(f"c{j}" for j in range(draw(st.integers(0, 4))))
             counts = draw(st.lists(count, min_size=len(cats) + 1, max_size=len(cats) + 1))
-            prof_c = CategoricalProfile(cats, tuple(counts), draw(count), sum(counts))
-            features.append(FeatureBaseline(f"c{i}", "categorical", "feature", categorical=prof_c))
-    baseline = make_baseline(features)
+            features.append(categorical(f"c{i}", cats, tuple(counts), nulls=draw(count)))
+    baseline = make_baseline(*features)
     hist = WindowHistogram.empty(baseline)
     for i, f in enumerate(baseline.features):
         hist.cells[i][:] = draw(st.lists(count, min_size=f.n_bins, max_size=f.n_bins))

@@ -8,14 +8,15 @@ the sampling noise of the baseline is part of what the rule must tolerate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import stats as ss
 
-from app.baseline.model import Baseline, FeatureBaseline
+from app.baseline.model import Baseline, FeatureBaseline, FeatureType
 from app.binning.histogram import WindowHistogram
-from tests.unit.helpers import categorical_feature, make_baseline, numeric_feature
+from tests.factories import categorical_from_values, make_baseline, numeric_from_values
 
 TRAIN_ROWS = 100_000
 
@@ -27,18 +28,18 @@ class TrueFeature:
     name: str
     null_rate: float
     n_bins: int = 10
-    dist: object | None = None  # scipy.stats frozen distribution (numeric)
+    dist: Any = None  # a scipy.stats frozen distribution (numeric); scipy is untyped
     shares: dict[str, float] | None = None  # categorical
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.dist is not None:
-            return np.asarray(self.dist.rvs(size=n, random_state=rng), dtype=float)  # type: ignore[attr-defined]
+            return np.asarray(self.dist.rvs(size=n, random_state=rng), dtype=float)
         assert self.shares is not None
         cats = list(self.shares)
         return rng.choice(cats, size=n, p=list(self.shares.values()))
 
 
-def _numeric(name: str, dist: object, bins: int = 10, null_rate: float = 0.0) -> TrueFeature:
+def _numeric(name: str, dist: Any, bins: int = 10, null_rate: float = 0.0) -> TrueFeature:
     return TrueFeature(name, null_rate, bins, dist=dist)
 
 
@@ -77,18 +78,19 @@ def standard_features() -> list[TrueFeature]:
     ]
 
 
-def build_baseline(features: list[TrueFeature], seed: int) -> Baseline:
+def sampled_baseline(features: list[TrueFeature], seed: int) -> Baseline:
+    """The baseline profiled from a TRAIN_ROWS training sample of the true distributions."""
     rng = np.random.default_rng(seed)
     out: list[FeatureBaseline] = []
     for f in features:
         nulls = int(rng.binomial(TRAIN_ROWS, f.null_rate))
         values = f.sample(rng, TRAIN_ROWS - nulls)
         if f.dist is not None:
-            out.append(numeric_feature(f.name, values, f.n_bins, nulls))
+            out.append(numeric_from_values(f.name, values, f.n_bins, nulls))
         else:
-            kind = "boolean" if f.name == "c_binary" else "categorical"
-            out.append(categorical_feature(f.name, list(values), 20, nulls, kind))
-    return make_baseline(out)
+            kind: FeatureType = "boolean" if f.name == "c_binary" else "categorical"
+            out.append(categorical_from_values(f.name, list(values), 20, nulls, kind))
+    return make_baseline(*out)
 
 
 def cell_probabilities(f: TrueFeature, fb: FeatureBaseline) -> tuple[np.ndarray, float]:
@@ -98,12 +100,12 @@ def cell_probabilities(f: TrueFeature, fb: FeatureBaseline) -> tuple[np.ndarray,
         dist = f.dist
         assert dist is not None
         if hasattr(dist, "pmf"):  # discrete: weight each support point by its cell
-            support = np.arange(0, int(dist.ppf(1 - 1e-12)) + 2, dtype=float)  # type: ignore[attr-defined]
+            support = np.arange(0, int(dist.ppf(1 - 1e-12)) + 2, dtype=float)
             cells = np.searchsorted(edges, support, side="right")
             cells[support == edges[-1]] = len(edges) - 1
-            probs = np.bincount(cells, dist.pmf(support), minlength=len(edges) + 1)  # type: ignore[attr-defined]
+            probs = np.bincount(cells, dist.pmf(support), minlength=len(edges) + 1)
         else:
-            cdf = dist.cdf(edges)  # type: ignore[attr-defined]
+            cdf = dist.cdf(edges)
             probs = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
         return probs / probs.sum(), 0.0
     cat = fb.categorical
@@ -142,17 +144,6 @@ def simulate_windows(
     return hists
 
 
-def shifted(truths: list[TrueFeature], name: str, **change: object) -> list[TrueFeature]:
+def shifted(truths: list[TrueFeature], name: str, **change: Any) -> list[TrueFeature]:
     """The same features with one of them changed (dist, shares or null_rate)."""
-    out = []
-    for f in truths:
-        if f.name == name:
-            f = TrueFeature(
-                f.name,
-                float(change.get("null_rate", f.null_rate)),  # type: ignore[arg-type]
-                f.n_bins,
-                change.get("dist", f.dist),
-                change.get("shares", f.shares),  # type: ignore[arg-type]
-            )
-        out.append(f)
-    return out
+    return [replace(f, **change) if f.name == name else f for f in truths]

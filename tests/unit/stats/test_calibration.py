@@ -24,7 +24,7 @@ RULES = DriftConfig().for_model("m")
 @pytest.fixture(scope="module")
 def world() -> tuple[list[sim.TrueFeature], Baseline]:
     truths = sim.standard_features()
-    return truths, sim.build_baseline(truths, seed=1)
+    return truths, sim.sampled_baseline(truths, seed=1)
 
 
 def _run(

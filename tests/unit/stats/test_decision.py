@@ -6,31 +6,30 @@ import numpy as np
 import pytest
 from scipy.stats import false_discovery_control
 
-from app.baseline.model import Baseline, CategoricalProfile, FeatureBaseline, NumericProfile
+from app.baseline.model import Baseline, FeatureBaseline, FeatureRole
 from app.binning.histogram import WindowHistogram
-from app.stats.decision import benjamini_hochberg, evaluate_window
+from app.stats.decision import (
+    FeatureResult,
+    WindowEvaluation,
+    benjamini_hochberg,
+    evaluate_window,
+)
 from app.stats.rules import DriftConfig, ModelRules, parse_config
-from tests.unit.helpers import make_baseline
+from tests.factories import categorical, make_baseline, numeric
 
 DECILES = tuple(float(e) for e in range(11))  # 10 inner bins, equal mass in the baseline
 
 
-def _num(name: str, nulls: int = 0, role: str = "feature") -> FeatureBaseline:
+def _num(name: str, nulls: int = 0, role: FeatureRole = "feature") -> FeatureBaseline:
     counts = (0,) + (10_000,) * 10 + (0,)
-    prof = NumericProfile(DECILES, counts, nulls, 100_000, 0.0, 10.0, 5.0, 2.887)
-    return FeatureBaseline(name, "numeric", role, numeric=prof)  # type: ignore[arg-type]
+    return numeric(name, DECILES, counts, nulls=nulls, mean=5.0, std=2.887, role=role)
 
 
 def _cat(
-    name: str, shares: tuple[int, ...], other: int = 0, role: str = "feature"
+    name: str, shares: tuple[int, ...], other: int = 0, role: FeatureRole = "feature"
 ) -> FeatureBaseline:
     cats = tuple(f"k{i}" for i in range(len(shares)))
-    prof = CategoricalProfile(cats, (*shares, other), 0, sum(shares) + other)
-    return FeatureBaseline(name, "categorical", role, categorical=prof)  # type: ignore[arg-type]
-
-
-def _baseline(*features: FeatureBaseline) -> Baseline:
-    return make_baseline(list(features))
+    return categorical(name, cats, (*shares, other), role=role)
 
 
 def _window(baseline: Baseline, n_events: int, rows: dict[str, list[int]]) -> WindowHistogram:
@@ -55,8 +54,8 @@ def _window(baseline: Baseline, n_events: int, rows: dict[str, list[int]]) -> Wi
 RULES = DriftConfig().for_model("m")
 
 
-def _feature(result: object, name: str):  # type: ignore[no-untyped-def]
-    return next(f for f in result.features if f.name == name)  # type: ignore[attr-defined]
+def _feature(result: WindowEvaluation, name: str) -> FeatureResult:
+    return next(f for f in result.features if f.name == name)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -71,7 +70,7 @@ def test_benjamini_hochberg_equals_scipy(seed: int) -> None:
 
 
 def test_identical_window_is_ok_with_no_drift() -> None:
-    bl = _baseline(_num("a"), _cat("c", (500, 300, 200)))
+    bl = make_baseline(_num("a"), _cat("c", (500, 300, 200)))
     result = evaluate_window(bl, _window(bl, 5000, {}), RULES)
     assert (result.status, result.severity) == ("ok", "none")
     a = _feature(result, "a")
@@ -88,7 +87,7 @@ def test_identical_window_is_ok_with_no_drift() -> None:
 
 
 def test_too_few_events_is_insufficient_data_never_an_alarm() -> None:
-    bl = _baseline(_num("a"))
+    bl = make_baseline(_num("a"))
     everything_moved = [0, 0, 0, 0] + [0] * 9 + [999, 0]
     result = evaluate_window(bl, _window(bl, 999, {"a": everything_moved}), RULES)
     assert (result.status, result.severity) == ("insufficient_data", "none")
@@ -106,7 +105,7 @@ def test_too_few_events_is_insufficient_data_never_an_alarm() -> None:
 
 
 def test_a_shift_is_drift_and_the_effect_bar_is_size_adjusted() -> None:
-    bl = _baseline(_num("a"), _num("b"))
+    bl = make_baseline(_num("a"), _num("b"))
     inner = [200, 300, 400, 500, 500, 500, 500, 600, 700, 800]
     result = evaluate_window(bl, _window(bl, 5000, {"a": [0, 0, 0, 0, *inner, 0]}), RULES)
     a = _feature(result, "a")
@@ -121,7 +120,7 @@ def test_a_shift_is_drift_and_the_effect_bar_is_size_adjusted() -> None:
 
 
 def test_significant_but_tiny_shifts_in_huge_windows_are_not_drift() -> None:
-    bl = _baseline(_num("a"))
+    bl = make_baseline(_num("a"))
     n = 10_000_000
     cells = [0] + [n // 10] * 10 + [0]
     cells[1] -= 200_000  # 2% of the mass moves from the first to the last decile
@@ -134,7 +133,7 @@ def test_significant_but_tiny_shifts_in_huge_windows_are_not_drift() -> None:
 
 
 def test_a_vanished_feature_is_unavailable_and_drifts_by_its_null_rate() -> None:
-    bl = _baseline(_num("a"), _num("gone"))
+    bl = make_baseline(_num("a"), _num("gone"))
     result = evaluate_window(bl, _window(bl, 5000, {"gone": [0, 0, 0] + [0] * 12}), RULES)
     gone = _feature(result, "gone")
     assert (gone.status, gone.drifted, gone.reasons, gone.n, gone.null_count) == (
@@ -151,7 +150,7 @@ def test_a_vanished_feature_is_unavailable_and_drifts_by_its_null_rate() -> None
 
 
 def test_a_type_change_is_labelled_and_flagged_through_the_null_rate() -> None:
-    bl = _baseline(_num("a"))
+    bl = make_baseline(_num("a"))
     cells = [0] + [200] * 10 + [0]
     result = evaluate_window(bl, _window(bl, 5000, {"a": [0, 0, 3000, *cells]}), RULES)
     a = _feature(result, "a")
@@ -163,7 +162,7 @@ def test_a_type_change_is_labelled_and_flagged_through_the_null_rate() -> None:
 
 
 def test_null_rate_jump_needs_significance_and_the_absolute_change() -> None:
-    bl = _baseline(_num("a", nulls=1010))  # ~1% null in training
+    bl = make_baseline(_num("a", nulls=1010))  # ~1% null in training
 
     def nulls(k: int) -> list[int]:
         per = (5000 - k) // 10
@@ -177,7 +176,7 @@ def test_null_rate_jump_needs_significance_and_the_absolute_change() -> None:
 
 
 def test_unseen_categories_flag_a_feature_with_a_complete_vocabulary() -> None:
-    bl = _baseline(_cat("c", (500, 300, 200)), _cat("open", (500, 300), other=200))
+    bl = make_baseline(_cat("c", (500, 300, 200)), _cat("open", (500, 300), other=200))
     rows = {"c": [0, 250, 0, 2375, 1425, 950, 0]}
     result = evaluate_window(bl, _window(bl, 5000, rows), RULES)
     c = _feature(result, "c")
@@ -189,7 +188,7 @@ def test_unseen_categories_flag_a_feature_with_a_complete_vocabulary() -> None:
 
 
 def test_unknown_features_are_listed_but_never_tested() -> None:
-    bl = _baseline(_num("a"))
+    bl = make_baseline(_num("a"))
     h = _window(bl, 5000, {})
     h.unknown = {"new_col": [4000, 1000, 1], "only_null": [0, 10, 0]}
     result = evaluate_window(bl, h, RULES)
@@ -210,7 +209,7 @@ def test_unknown_features_are_listed_but_never_tested() -> None:
 
 
 def test_prediction_drift_and_severity_levels() -> None:
-    bl = _baseline(_num("a"), _num("b"), _num("__prediction__", role="prediction"))
+    bl = make_baseline(_num("a"), _num("b"), _num("__prediction__", role="prediction"))
     moved = [0, 0, 0, 0] + [0] * 9 + [5000, 0]
     only_pred = evaluate_window(bl, _window(bl, 5000, {"__prediction__": moved}), RULES)
     assert only_pred.dataset.prediction_drift and only_pred.dataset.drifted
@@ -229,7 +228,7 @@ def test_prediction_drift_and_severity_levels() -> None:
 
 
 def test_per_feature_overrides_and_disabled_features() -> None:
-    bl = _baseline(_num("a"), _num("b"))
+    bl = make_baseline(_num("a"), _num("b"))
     moved = [0, 0, 0, 0] + [0] * 9 + [5000, 0]
     cfg = parse_config(
         {"models": {"m": {"features": {"a": {"enabled": False}, "b": {"threshold": 50.0}}}}}
@@ -241,7 +240,7 @@ def test_per_feature_overrides_and_disabled_features() -> None:
 
 
 def test_histogram_of_another_baseline_is_refused() -> None:
-    bl = _baseline(_num("a"))
-    other = make_baseline([_num("a")], baseline_id="bl-00000000000000bb")
+    bl = make_baseline(_num("a"))
+    other = make_baseline(_num("a"), baseline_id="bl-00000000000000bb")
     with pytest.raises(ValueError, match="baseline"):
         evaluate_window(bl, WindowHistogram.empty(other), ModelRules())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.baseline.model import Baseline, FeatureBaseline, NumericProfile
+from app.baseline.model import Baseline
 
 
 class CountingAccumulator:
@@ -32,14 +32,3 @@ class CountingOps:
             for k, v in part.items():
                 acc.data[k] = acc.data.get(k, 0) + v
         return acc
-
-
-def make_baseline(model_id: str, baseline_id: str = "bl-0000000000000000") -> Baseline:
-    profile = NumericProfile((0.0, 1.0), (0, 1, 0), 0, 1, 0.0, 1.0, 0.5, 0.5)
-    return Baseline(
-        model_id=model_id,
-        model_version=None,
-        baseline_id=baseline_id,
-        created_at="2026-01-01T00:00:00Z",
-        features=(FeatureBaseline("x", "numeric", "feature", numeric=profile),),
-    )

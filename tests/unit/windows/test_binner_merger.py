@@ -12,10 +12,11 @@ from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
-from tests.unit.windows.fakes import CountingOps, make_baseline
+from tests.factories import make_baseline
+from tests.unit.windows.fakes import CountingOps
 
 SPEC = WindowSpec(size_ms=1000, lateness_ms=200)
-BASELINES = {m: make_baseline(m) for m in ("a", "b")}
+BASELINES = {m: make_baseline(model_id=m) for m in ("a", "b")}
 
 
 def binner(p: int = 0) -> PartitionBinner:

@@ -21,7 +21,8 @@ from app.windows.checkpoint import (
     next_offset,
 )
 from app.windows.spec import WindowSpec
-from tests.unit.windows.fakes import CountingOps, make_baseline
+from tests.factories import make_baseline
+from tests.unit.windows.fakes import CountingOps
 
 FLUSH_EVENTS = 100
 FLUSH_SECONDS = 1.0
@@ -135,7 +136,7 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 def _registry() -> BaselineRegistry:
     registry = BaselineRegistry()
-    registry.add(make_baseline("m"))
+    registry.add(make_baseline(model_id="m"))
     return registry
 
 
