@@ -77,7 +77,8 @@ from app.offline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
 @click.option(
     "--prediction-column",
     default=None,
-    help="CSV/Parquet: the model's output column (default: __prediction__ when present).",
+    help="CSV/Parquet: the model's output column (default: __prediction__ when present, "
+    "else the column the baseline was built from, when present).",
 )
 @click.option(
     "--exclude",

@@ -44,7 +44,8 @@ from app.drift.results import rfc3339_ms, to_json
     "--prediction-column",
     default=None,
     help="Column holding the model's output (default: __prediction__, as prediction-event "
-    "JSONL has).",
+    "JSONL has, else the column the baseline was built from: baseline build "
+    "--prediction-column).",
 )
 @click.option(
     "--exclude",

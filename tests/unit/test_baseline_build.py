@@ -473,7 +473,8 @@ def test_cli_build_and_show(tmp_path: Path) -> None:
     assert lines[0] == f"baseline    {b.baseline_id}"
     assert lines[1] == "model       fraud 3"
     assert any(
-        line.strip().startswith("__prediction__  numeric") and line.endswith("(prediction)")
+        line.strip().startswith("__prediction__  numeric")
+        and line.endswith("(prediction, from column 'score')")
         for line in lines
     )
 

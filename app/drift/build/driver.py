@@ -146,7 +146,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
         if d.invalid:
             words = " or ".join(KIND_WORDS[k] for k in d.invalid_kinds)
             warnings.append(f"column {name!r} ({d.type}): {d.invalid:,} {words} counted as nulls")
-    baseline = _assemble(options, features, p, fmt, rows)
+    baseline = _assemble(options, features, p, fmt, rows, prediction)
     return BuildResult(baseline, rows, time.perf_counter() - started, tuple(warnings))
 
 
@@ -225,7 +225,12 @@ def _prediction_source(
 
 
 def _assemble(
-    options: BuildOptions, features: list[FeatureBaseline], path: str, fmt: Format, rows: int
+    options: BuildOptions,
+    features: list[FeatureBaseline],
+    path: str,
+    fmt: Format,
+    rows: int,
+    prediction: str | None,
 ) -> Baseline:
     draft = Baseline(
         model_id=options.model_id,
@@ -234,5 +239,8 @@ def _assemble(
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         features=tuple(features),
         source={"path": path, "rows": rows, "format": fmt},
+        # Remembered so that evaluate and analyze read files shaped like this one without
+        # being told the column again.
+        prediction_column=prediction if prediction != PREDICTION_FEATURE else None,
     )
     return replace(draft, baseline_id=compute_baseline_id(baseline_to_dict(draft)))
