@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 from tqdm import tqdm
 
-from app.contracts.decode import PREDICTION_FEATURE
+from app.contracts.decode import DEFAULT_LIMITS, PREDICTION_FEATURE
 from app.drift.baseline import Baseline, FeatureBaseline
 from app.drift.baseline_io import baseline_to_dict, compute_baseline_id
 from app.drift.build.columns import KIND_WORDS, ColumnAcc
@@ -98,6 +98,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
                     declared = options.features.get(name, FeatureSpec()).type
                     acc = accs[name] = ColumnAcc(name, declared)
                 acc.update(col, fmt == "csv", batch, p)
+            _check_width(accs, options, p)  # after the first batch: no long read first
             bar.update(min(batch.progress, total or batch.progress) - bar.n)
     if rows == 0:
         raise InputError("no rows: the file holds no records", path=p)
@@ -122,6 +123,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
             "prediction" if is_pred else "feature",
             spec.bins or options.bins,
             spec.top_k or options.top_k,
+            p,
         )
 
     features: list[FeatureBaseline] = []
@@ -201,6 +203,26 @@ def _prefetch(source: Iterator[_T], depth: int = 2) -> Iterator[_T]:
     finally:
         stop.set()
         worker.join()
+
+
+def _check_width(accs: Mapping[str, ColumnAcc], options: BuildOptions, path: str) -> None:
+    """Refuse a baseline with more features than an event may carry. The decoder rejects
+    an event with more than ``max_features`` features, so no event with all of this
+    baseline's features would ever be counted: the stream, replay and analyze would
+    dead-letter every complete event. (evaluate of a flat file has no such limit, but a
+    baseline is built for the stream; a warning would be missed until every event fails.)"""
+    limit = DEFAULT_LIMITS.max_features
+    if len(accs) <= limit:
+        return
+    prediction = options.prediction_column or PREDICTION_FEATURE
+    n = len(accs) - (prediction in accs)
+    if n > limit:
+        raise InputError(
+            f"{n:,} feature columns, more than the {limit:,} features a prediction event may "
+            f"carry, so no event with all of them would decode; --exclude columns or split "
+            f"the model",
+            path=path,
+        )
 
 
 def _prediction_source(
