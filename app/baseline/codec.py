@@ -7,8 +7,13 @@ numbers, and a ``baseline_id`` that matches the content. A rejection names the f
 its JSON path (``$.features.age.edges[3]``) and, for a file, the line it is on.
 
 The id is ``"bl-"`` and the first 16 hex digits of the SHA-256 of the canonical JSON
-(orjson, sorted keys) of the document without ``baseline_id``, ``created_at`` and
-``source``: two builds of the same data have the same id, wherever and whenever built.
+(orjson, sorted keys) of the document without ``baseline_id``, ``created_at``, ``source``
+and ``prediction_column``: two builds of the same data have the same id, wherever and
+whenever built.
+
+``prediction_column`` is optional: written only when the prediction came from a column
+with another name than ``__prediction__``, so documents without it (older ones included)
+read and write back unchanged.
 """
 
 from __future__ import annotations
@@ -36,7 +41,13 @@ from app.contracts.decode import json_path
 from app.contracts.schemas import validator
 from app.errors import InputError
 
-ID_EXCLUDED_KEYS: Final = ("baseline_id", "created_at", "source")
+# ``prediction_column`` is left out of the id, like ``source``: it says how the training
+# file was laid out, not what the baseline holds. The stream never reads it (events carry
+# their prediction), the profiles and every statistic are the same whatever the column was
+# called, and leaving it out keeps two promises: CSV, JSONL and Parquet copies of the same
+# data give the same id (an event file has no such column), and baselines built before the
+# field existed keep their ids, and with them the window and alert ids derived from them.
+ID_EXCLUDED_KEYS: Final = ("baseline_id", "created_at", "source", "prediction_column")
 _PREDICTION: Final = "__prediction__"
 
 PathParts = list[str | int]
@@ -80,8 +91,9 @@ def _feature_to_dict(f: FeatureBaseline) -> dict[str, Any]:
 
 
 def baseline_to_dict(b: Baseline) -> dict[str, Any]:
-    """The baseline document (see /tmp spec "baseline"), features in the baseline's order."""
-    return {
+    """The baseline document (``schemas/baseline.schema.json``), features in the
+    baseline's order."""
+    doc: dict[str, Any] = {
         "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": "baseline",
         "baseline_id": b.baseline_id,
@@ -89,13 +101,16 @@ def baseline_to_dict(b: Baseline) -> dict[str, Any]:
         "model_version": b.model_version,
         "created_at": b.created_at,
         "source": dict(b.source),
-        "features": {f.name: _feature_to_dict(f) for f in b.features},
     }
+    if b.prediction_column is not None:
+        doc["prediction_column"] = b.prediction_column
+    doc["features"] = {f.name: _feature_to_dict(f) for f in b.features}
+    return doc
 
 
 def compute_baseline_id(doc: Mapping[str, Any]) -> str:
     """``bl-`` + 16 hex of sha256 over the canonical JSON of ``doc`` without
-    ``baseline_id``, ``created_at`` and ``source``."""
+    ``ID_EXCLUDED_KEYS`` (``baseline_id``, ``created_at``, ``source``, ``prediction_column``)."""
     content = {k: v for k, v in doc.items() if k not in ID_EXCLUDED_KEYS}
     return (
         "bl-" + hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
@@ -173,6 +188,13 @@ def _parse(doc: object) -> Baseline:
         raise _FieldError(["features"], "a baseline needs at least one feature")
     features = tuple(_feature(name, raw, ["features", name]) for name, raw in feats.items())
     version = d.get("model_version")
+    column = d.get("prediction_column")
+    if column is not None:
+        column = _str(column, ["prediction_column"])
+        if not any(f.role == "prediction" for f in features):
+            raise _FieldError(
+                ["prediction_column"], f"names a prediction column, but there is no {_PREDICTION}"
+            )
     baseline = Baseline(
         model_id=_str(d.get("model_id"), ["model_id"]),
         model_version=None if version is None else _str(version, ["model_version"]),
@@ -180,6 +202,7 @@ def _parse(doc: object) -> Baseline:
         created_at=_str(d.get("created_at"), ["created_at"]),
         features=features,
         source=dict(_obj(d.get("source", {}), ["source"])),
+        prediction_column=column,
     )
     # Hand-written files may spell 18.0 as 18: the normalised document counts as well.
     expected = compute_baseline_id(baseline_to_dict(baseline))

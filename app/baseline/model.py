@@ -72,6 +72,11 @@ class Baseline:
     created_at: str  # RFC 3339, informational (not part of the hash)
     features: tuple[FeatureBaseline, ...]
     source: dict[str, object] = field(default_factory=dict)  # informational: input path, rows
+    # The training file's column the prediction was read from (``baseline build
+    # --prediction-column``), None when it was ``__prediction__`` or there is none. Flat files
+    # (CSV, Parquet, flat JSONL) given to evaluate and analyze are read with it by default,
+    # since they are shaped like the training file. Not part of the id (baseline_io says why).
+    prediction_column: str | None = None
 
     def feature(self, name: str) -> FeatureBaseline | None:
         for f in self.features:

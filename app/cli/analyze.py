@@ -63,7 +63,8 @@ from app.stats.rules import load_config
 @click.option(
     "--prediction-column",
     default=None,
-    help="CSV/Parquet: the model's output column (default: __prediction__ when present).",
+    help="CSV/Parquet: the model's output column (default: __prediction__ when present, "
+    "else the column the baseline was built from, when present).",
 )
 @click.option(
     "--exclude",

@@ -158,7 +158,10 @@ def summary(b: Baseline) -> str:
     ]
     width = max(len(f.name) for f in b.features)
     for f in b.features:
-        role = "  (prediction)" if f.role == "prediction" else ""
+        role = ""
+        if f.role == "prediction":
+            column = b.prediction_column
+            role = f"  (prediction, from column {column!r})" if column else "  (prediction)"
         lines.append(f"  {f.name:<{width}}  {_describe(f)}{role}")
     return "\n".join(lines)
 

@@ -46,7 +46,8 @@ from app.stats.rules import load_config
     "--prediction-column",
     default=None,
     help="Column holding the model's output (default: __prediction__, as prediction-event "
-    "JSONL has).",
+    "JSONL has, else the column the baseline was built from: baseline build "
+    "--prediction-column).",
 )
 @click.option(
     "--exclude",

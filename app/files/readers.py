@@ -249,16 +249,6 @@ def csv_header(path: str) -> list[str]:
     return header
 
 
-def _first_non_utf8_line(path: str) -> int | None:
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return lineno
-    return None
-
-
 def csv_physical_rows(path: str, n_columns: int) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, fields) of every CSV record after the header, with the csv
     module: slow, exact line numbers. Blank lines are skipped, except in a one-column
@@ -275,14 +265,56 @@ def csv_physical_rows(path: str, n_columns: int) -> Iterator[tuple[int, list[str
                 yield start, [""]
 
 
-def _csv_bad_row(path: str, n_fields: int) -> tuple[int, int] | None:
-    """(line, fields) of the first record whose field count is not ``n_fields``."""
-    try:
-        for line, row in csv_physical_rows(path, n_fields):
-            if len(row) != n_fields:
-                return line, len(row)
-    except (csv.Error, UnicodeDecodeError):
-        return None
+def _not_utf8(path: str, from_line: int = 1) -> InputError | None:
+    """The "not UTF-8 text" error for the first physical line from ``from_line`` on that
+    does not decode, naming the byte by its hex value: the raw bytes are never echoed.
+    None when every line decodes."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno < from_line:
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return InputError(
+                    f"not UTF-8 text (byte 0x{raw[err.start]:02X} at position "
+                    f"{err.start + 1}); save the file as UTF-8",
+                    path=path,
+                    line=lineno,
+                )
+    return None
+
+
+_SURROGATE: Final = re.compile("[\udc80-\udcff]")
+
+
+def _csv_problem(path: str, n_fields: int) -> InputError | None:
+    """The first record that is not UTF-8 or has a field count other than ``n_fields``, as
+    the error to raise (None when there is neither). A byte that is not UTF-8 is read as a
+    lone surrogate (``surrogateescape``), so the scan gets past it and reports whichever
+    problem comes first in the file; a record with both is reported as not UTF-8, the
+    likelier cause (a binary file, or another encoding)."""
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        last = reader.line_num
+        try:
+            for row in reader:
+                start, last = last + 1, reader.line_num
+                if any(_SURROGATE.search(field) for field in row):
+                    return _not_utf8(path, start) or InputError(
+                        "not UTF-8 text; save the file as UTF-8", path=path, line=start
+                    )
+                if row and len(row) != n_fields:
+                    return InputError(
+                        f"expected {n_fields} fields, found {len(row)}", path=path, line=start
+                    )
+        except csv.Error as err:
+            # Binary garbage can first break the csv module (a field too long): not UTF-8
+            # is then the better answer.
+            return _not_utf8(path, last + 1) or InputError(
+                f"cannot parse CSV: {err}", path=path, line=last + 1
+            )
     return None
 
 
@@ -291,12 +323,6 @@ def _csv_batches(
 ) -> Iterator[RecordBatch]:
     header = csv_header(path)
     include = list(columns) if columns is not None else header
-    bad: list[int] = []
-
-    def on_invalid(row: pa_csv.InvalidRow) -> str:
-        bad.append(row.actual_columns)
-        return "error"
-
     # Every column as text: the builder decides types from the whole column, while Arrow's
     # own inference looks at the first block only and fails on a later mismatch. Reading
     # text is also faster than inference (measured: 1.5 s vs 3.1 s per 358 MB).
@@ -313,8 +339,9 @@ def _csv_batches(
     read = pa_csv.ReadOptions(block_size=1 << 20)
     # A blank line is no record, except in a one-column file: there it is the only way
     # to write a null.
+    # No invalid_row_handler: Arrow decodes a bad row's text for the handler and, when it
+    # is not UTF-8, prints a traceback before failing; the error path re-scans instead.
     parse = pa_csv.ParseOptions(
-        invalid_row_handler=on_invalid,
         ignore_empty_lines=len(header) > 1,
         newlines_in_values=True,  # quoted line breaks; measured: no slower
     )
@@ -343,26 +370,33 @@ def _csv_batches(
         if pending:
             yield flush()
     except pa.ArrowInvalid as err:
-        raise _csv_error(path, len(header), bad, err) from None
+        raise _csv_error(path, len(header), err) from None
     except (OSError, pa.ArrowException) as err:
         raise InputError(f"cannot read CSV: {err}", path=path) from None
     finally:
         source.close()
 
 
-def _csv_error(path: str, n_fields: int, bad: list[int], err: Exception) -> InputError:
-    if bad:
-        found = _csv_bad_row(path, n_fields)
-        if found is not None:
-            line, got = found
-            return InputError(f"expected {n_fields} fields, found {got}", path=path, line=line)
-        return InputError(f"expected {n_fields} fields, found {bad[0]}", path=path)
+_FIELD_COUNT: Final = re.compile(r"Expected ([0-9]+) columns, got ([0-9]+)")
+
+
+def _csv_error(path: str, n_fields: int, err: Exception) -> InputError:
+    """The one-line error for Arrow's failure to read ``path``, located by a re-scan with
+    the csv module (exact lines). Arrow's message ends with the offending row's raw text,
+    which is never passed on: it may be binary, and it may be data the user must not see
+    in a log."""
     text = str(err).removeprefix("CSV parse error: ").removeprefix("CSV conversion error: ")
-    if "utf8" in text.lower():
-        return InputError("not UTF-8 text", path=path, line=_first_non_utf8_line(path))
     if "Empty CSV file" in text:
         return InputError("empty file: no CSV header", path=path, line=1)
-    return InputError(f"cannot parse CSV: {text}", path=path)
+    found = _csv_problem(path, n_fields)
+    if found is not None:
+        return found
+    if "utf8" in text.lower():
+        return _not_utf8(path) or InputError("not UTF-8 text; save the file as UTF-8", path=path)
+    counts = _FIELD_COUNT.match(text)
+    if counts is not None:
+        return InputError(f"expected {n_fields} fields, found {counts[2]}", path=path)
+    return InputError(f"cannot parse CSV: {text.split(': ', 1)[0][:200]}", path=path)
 
 
 # -- JSONL ------------------------------------------------------------------------------------

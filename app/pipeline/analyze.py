@@ -19,7 +19,8 @@ Input.
 * CSV and Parquet: flat records, one event each. ``timestamp_column`` (default
   "timestamp") holds RFC 3339 text or epoch milliseconds (an integer, or digits in CSV;
   Parquet timestamp columns too); the prediction is ``prediction_column`` (default: the
-  ``__prediction__`` column when the file has one, else none: counted as a null
+  ``__prediction__`` column when the file has one, else the baseline's
+  ``prediction_column`` when the file has that, else none: counted as a null
   prediction); every other column not excluded is a feature (an empty CSV cell is a
   null: a flat file cannot say "absent"). CSV cells of the baseline's numeric features
   (and a numeric prediction) are read with ``readers.text_to_float``, like
@@ -95,7 +96,9 @@ class AnalyzeOptions:
     emitted_at_ms: int | None = None  # None: the wall clock when each window closes
     # Flat records (CSV, Parquet) only:
     timestamp_column: str | None = None  # None: "timestamp"
-    prediction_column: str | None = None  # None: "__prediction__" when present, else none
+    # None: "__prediction__" when present, else the baseline's prediction_column when
+    # present, else none
+    prediction_column: str | None = None
     model_id: str | None = None  # None: the baseline's
     exclude: frozenset[str] = frozenset()
 
@@ -373,7 +376,11 @@ class _Run:
             )
         pred_col = o.prediction_column
         if pred_col is None:
-            return ts_col, PREDICTION_FEATURE if PREDICTION_FEATURE in names else None
+            # A file shaped like the training file has the baseline's prediction column.
+            for default in (PREDICTION_FEATURE, self.baseline.prediction_column):
+                if default is not None and default in names:
+                    return ts_col, default
+            return ts_col, None
         if pred_col not in names:
             raise InputError(
                 f"prediction column not found; the columns are: {_listed(names)}",

@@ -10,9 +10,11 @@ cell is read with ``readers.text_to_float`` (the baseline builder's rule); a cel
 not a number stays text and counts as a type mismatch, like a string in a live event.
 Categorical cells are used verbatim, boolean ones read true/false in any case and 0/1.
 
-Prediction. The record's ``__prediction__`` (JSONL prediction events carry it, already
-reduced to the argmax class for probability objects), or the column named by
-``prediction_column``.
+Prediction. The column named by ``prediction_column`` when given; otherwise the record's
+``__prediction__`` (JSONL prediction events carry it, already reduced to the argmax class
+for probability objects) or, in a record without one, the baseline's own
+``prediction_column``: the training file's column, so a file shaped like the training file
+needs no flag.
 
 Window. With event timestamps (JSONL events' ``timestamp``, ``__timestamp_ms__`` after
 reading) the window starts at the earliest one floored to the second and lasts whole
@@ -67,8 +69,12 @@ def histogram_of_file(
     numeric = {f.name for f in baseline.features if f.numeric is not None and f.role == "feature"}
     pred = baseline.feature(PREDICTION_FEATURE)
     coerce_prediction = kind == "csv" and pred is not None and pred.numeric is not None
-    pred_key = prediction_column or PREDICTION_FEATURE
-    dropped = set(exclude) | {TIMESTAMP_COLUMN, PREDICTION_FEATURE, pred_key}
+    # The baseline's column applies to records without __prediction__ only: an event's
+    # own prediction wins over a feature that happens to share the training column's name.
+    remembered = baseline.prediction_column
+    dropped = set(exclude) | {TIMESTAMP_COLUMN, PREDICTION_FEATURE}
+    if prediction_column is not None:
+        dropped.add(prediction_column)
     hist = WindowHistogram.empty(baseline)
     first: int | None = None
     last: int | None = None
@@ -79,8 +85,11 @@ def histogram_of_file(
         if type(ts) is int:
             first = ts if first is None or ts < first else first
             last = ts if last is None or ts > last else last
+        pred_key = prediction_column or PREDICTION_FEATURE
+        if prediction_column is None and remembered is not None and pred_key not in record:
+            pred_key = remembered
         prediction = record.get(pred_key)
-        features = {k: v for k, v in record.items() if k not in dropped}
+        features = {k: v for k, v in record.items() if k not in dropped and k != pred_key}
         if kind == "csv":
             for name in numeric.intersection(features):
                 features[name] = _csv_number(features[name])

@@ -21,7 +21,7 @@ from app.baseline.build.profiles import feature_profile
 from app.baseline.build.spec import FeatureSpec
 from app.baseline.codec import baseline_to_dict, compute_baseline_id
 from app.baseline.model import Baseline, FeatureBaseline
-from app.contracts.decode import PREDICTION_FEATURE
+from app.contracts.decode import DEFAULT_LIMITS, PREDICTION_FEATURE
 from app.errors import InputError
 from app.files.readers import (
     TIMESTAMP_COLUMN,
@@ -98,6 +98,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
                     declared = options.features.get(name, FeatureSpec()).type
                     acc = accs[name] = ColumnAcc(name, declared)
                 acc.update(col, fmt == "csv", batch, p)
+            _check_width(accs, options, p)  # after the first batch: no long read first
             bar.update(min(batch.progress, total or batch.progress) - bar.n)
     if rows == 0:
         raise InputError("no rows: the file holds no records", path=p)
@@ -122,6 +123,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
             "prediction" if is_pred else "feature",
             spec.bins or options.bins,
             spec.top_k or options.top_k,
+            p,
         )
 
     features: list[FeatureBaseline] = []
@@ -146,7 +148,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
         if d.invalid:
             words = " or ".join(KIND_WORDS[k] for k in d.invalid_kinds)
             warnings.append(f"column {name!r} ({d.type}): {d.invalid:,} {words} counted as nulls")
-    baseline = _assemble(options, features, p, fmt, rows)
+    baseline = _assemble(options, features, p, fmt, rows, prediction)
     return BuildResult(baseline, rows, time.perf_counter() - started, tuple(warnings))
 
 
@@ -203,6 +205,26 @@ def _prefetch(source: Iterator[_T], depth: int = 2) -> Iterator[_T]:
         worker.join()
 
 
+def _check_width(accs: Mapping[str, ColumnAcc], options: BuildOptions, path: str) -> None:
+    """Refuse a baseline with more features than an event may carry. The decoder rejects
+    an event with more than ``max_features`` features, so no event with all of this
+    baseline's features would ever be counted: the stream, replay and analyze would
+    dead-letter every complete event. (evaluate of a flat file has no such limit, but a
+    baseline is built for the stream; a warning would be missed until every event fails.)"""
+    limit = DEFAULT_LIMITS.max_features
+    if len(accs) <= limit:
+        return
+    prediction = options.prediction_column or PREDICTION_FEATURE
+    n = len(accs) - (prediction in accs)
+    if n > limit:
+        raise InputError(
+            f"{n:,} feature columns, more than the {limit:,} features a prediction event may "
+            f"carry, so no event with all of them would decode; --exclude columns or split "
+            f"the model",
+            path=path,
+        )
+
+
 def _prediction_source(
     options: BuildOptions, accs: Mapping[str, ColumnAcc], path: str
 ) -> str | None:
@@ -225,7 +247,12 @@ def _prediction_source(
 
 
 def _assemble(
-    options: BuildOptions, features: list[FeatureBaseline], path: str, fmt: Format, rows: int
+    options: BuildOptions,
+    features: list[FeatureBaseline],
+    path: str,
+    fmt: Format,
+    rows: int,
+    prediction: str | None,
 ) -> Baseline:
     draft = Baseline(
         model_id=options.model_id,
@@ -234,5 +261,8 @@ def _assemble(
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         features=tuple(features),
         source={"path": path, "rows": rows, "format": fmt},
+        # Remembered so that evaluate and analyze read files shaped like this one without
+        # being told the column again.
+        prediction_column=prediction if prediction != PREDICTION_FEATURE else None,
     )
     return replace(draft, baseline_id=compute_baseline_id(baseline_to_dict(draft)))

@@ -8,10 +8,18 @@ column gets [v, v]. +-inf land in the underflow and overflow cells but stay out 
 min, max, mean and std. Categorical: the ``top_k`` most frequent values (ties by text),
 then "other". Boolean: the categories ["false", "true"]. std is the population std
 (ddof 0).
+
+Huge numbers. Values near the float64 limit (1e308) overflow numpy's sum and square, and
+an interpolated quantile between -1e308 and 1e308 overflows the difference. When the
+plain computation is not finite, it is done again on the values scaled by a power of two
+(exact: only the exponent changes) to below 1 in magnitude, and the results scaled back.
+Plain first, so every column that never overflowed keeps its bits, and with them its
+baseline_id. A column whose statistics still do not fit in a float64 is refused.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TypeVar
 
@@ -35,7 +43,8 @@ from app.files.readers import FloatArray, text_to_float
 
 def numeric_edges(sorted_values: FloatArray, bins: int) -> FloatArray:
     """Edges of a non-empty, sorted, finite column (the rule is in the module docstring)."""
-    step = np.diff(sorted_values) != 0
+    with np.errstate(over="ignore"):  # inf != 0 all the same: a step is a step
+        step = np.diff(sorted_values) != 0
     n_distinct = 1 + int(np.count_nonzero(step))
     if n_distinct == 1:
         v = float(sorted_values[0])
@@ -51,11 +60,42 @@ def numeric_edges(sorted_values: FloatArray, bins: int) -> FloatArray:
     return np.asarray(edges, dtype=np.float64) + 0.0  # -0.0 -> 0.0: one JSON spelling
 
 
+def _moments_and_edges(values: FloatArray, bins: int) -> tuple[FloatArray, float, float]:
+    """(edges, mean, std) of a non-empty, sorted, finite column, without overflow where the
+    results fit in a float64 (see "Huge numbers" in the module docstring)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = numeric_edges(values, bins)
+        mean, std = float(values.mean()), float(values.std())
+    if np.isfinite(edges).all() and math.isfinite(mean) and math.isfinite(std):
+        return edges, mean, std
+    exponent = math.frexp(max(-float(values[0]), float(values[-1])))[1]
+    scaled = np.ldexp(values, -exponent)  # |scaled| < 1: no sum or square overflows
+    edges = np.ldexp(numeric_edges(scaled, bins), exponent)
+    # The outer edges are the column's min and max, whatever scaling did to tiny values.
+    edges[0], edges[-1] = values[0], values[-1]
+    edges = np.unique(edges) + 0.0
+    if len(edges) == 1:
+        edges = np.concatenate((edges, edges))
+    mean = math.ldexp(float(scaled.mean()), exponent)
+    std = math.ldexp(float(scaled.std()), exponent)
+    return edges, mean, std
+
+
 def numeric_profile(values: FloatArray, neg_inf: int, pos_inf: int, bins: int) -> NumericProfile:
     """Profile of the finite ``values`` (sorted in place) plus the counts of -inf and +inf.
-    ``null_count`` is left 0 for the caller, who knows the row count."""
+    ``null_count`` is left 0 for the caller, who knows the row count. Raises
+    ``InputError`` (without the column: the caller adds it) when the mean, std or edges
+    do not fit in a float64."""
     values.sort()
-    edges = numeric_edges(values, bins)
+    try:
+        edges, mean, std = _moments_and_edges(values, bins)
+    except OverflowError:  # math.ldexp of a rounded result just above the float64 limit
+        edges, mean, std = np.array([np.inf]), math.inf, math.inf
+    if not (np.isfinite(edges).all() and math.isfinite(mean) and math.isfinite(std)):
+        raise InputError(
+            f"the values (from {float(values[0]):.6g} to {float(values[-1]):.6g}) are too "
+            f"large for a float64 mean, std or bin edge; rescale the column or --exclude it"
+        )
     left = np.searchsorted(values, edges, side="left")
     right_last = int(np.searchsorted(values, edges[-1], side="right"))
     inner = np.diff(left).tolist()
@@ -68,8 +108,8 @@ def numeric_profile(values: FloatArray, neg_inf: int, pos_inf: int, bins: int) -
         count=sum(counts),
         min=float(values[0]) + 0.0,
         max=float(values[-1]) + 0.0,
-        mean=float(values.mean()) + 0.0,
-        std=float(values.std()),
+        mean=mean + 0.0,
+        std=std,
     )
 
 
@@ -104,9 +144,11 @@ def feature_profile(
     role: FeatureRole,
     bins: int,
     top_k: int,
+    path: str | None = None,
 ) -> FeatureBaseline:
     """The baseline entry of a column decided as ``d``. Rows without a usable value (null,
-    absent, invalid) are its nulls. Frees the column's float chunks as it joins them."""
+    absent, invalid) are its nulls. Frees the column's float chunks as it joins them.
+    ``path``: the input file, named by errors."""
     if d.type == "numeric":
         parts = acc.chunks
         acc.chunks = []  # freed as soon as they are joined
@@ -119,8 +161,13 @@ def feature_profile(
         pos = acc.pos_inf + int(np.count_nonzero(values == np.inf))
         values = values[np.isfinite(values)]
         if not len(values):
-            raise InputError("the column has no finite numbers; --exclude it", field=acc.name)
-        prof = _with_nulls(numeric_profile(values, neg, pos, bins), rows)
+            raise InputError(
+                "the column has no finite numbers; --exclude it", path=path, field=acc.name
+            )
+        try:
+            prof = _with_nulls(numeric_profile(values, neg, pos, bins), rows)
+        except InputError as err:  # raised without a location: add it
+            raise InputError(str(err), path=path, field=acc.name) from None
         return FeatureBaseline(name, "numeric", role, numeric=prof)
     table = acc.counts.table()
     if d.type == "boolean":

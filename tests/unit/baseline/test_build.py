@@ -3,8 +3,10 @@ users see, format independence of the id, and the CLI."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.baseline.build import BuildOptions, FeatureSpec, build_baseline, load_feature_spec
-from app.baseline.codec import load_baseline
+from app.baseline.codec import dump_baseline, load_baseline
 from app.baseline.model import Baseline, FeatureBaseline
 from app.cli import cli
 from app.errors import InputError
@@ -456,7 +458,8 @@ def test_cli_build_and_show(tmp_path: Path) -> None:
     assert lines[0] == f"baseline    {b.baseline_id}"
     assert lines[1] == "model       fraud 3"
     assert any(
-        line.strip().startswith("__prediction__  numeric") and line.endswith("(prediction)")
+        line.strip().startswith("__prediction__  numeric")
+        and line.endswith("(prediction, from column 'score')")
         for line in lines
     )
 
@@ -489,3 +492,92 @@ def test_cli_user_mistake_is_one_line_without_traceback(tmp_path: Path) -> None:
         f"--exclude it\n"
     )
     assert not (tmp_path / "b.json").exists()
+
+
+# -- huge numbers and wide files ----------------------------------------------------------------
+
+
+def test_values_near_the_float64_limit_give_a_finite_mean_and_std(tmp_path: Path) -> None:
+    values = [1e308, -1e308, 1.7e308]
+    p = write_csv(tmp_path / "big.csv", ["x"], [[v] for v in values])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warnings reached the user's stderr
+        b = build(p)
+    x = feat(b, "x").numeric
+    assert x is not None
+    scaled = np.array(values) / 1e308
+    assert x.mean == pytest.approx(float(scaled.mean()) * 1e308, rel=1e-12)
+    assert x.std == pytest.approx(float(scaled.std()) * 1e308, rel=1e-12)
+    assert (x.min, x.max, x.count) == (-1e308, 1.7e308, 3)
+    assert x.edges == (-1e308, 0.0, 1.35e308, 1.7e308)  # midpoints of the three values
+    out = tmp_path / "big.json"
+    dump_baseline(b, out)
+    shown = CliRunner().invoke(cli, ["baseline", "show", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[-1] == (
+        "  x  numeric     n=3 nulls=0 bins=3 min=-1e+308 max=1.7e+308 mean=5.66667e+307 "
+        "std=1.14407e+308"
+    )
+
+
+def test_quantile_edges_across_the_float64_range_are_finite(tmp_path: Path) -> None:
+    # More distinct values than bins: quantile edges, the middle one interpolated between
+    # -1.7e308 + 11e300 and 1.7e308, whose difference overflows unscaled.
+    values = [-1.7e308 + i * 1e300 for i in range(12)] + [1.7e308 - i * 1e300 for i in range(12)]
+    p = write_csv(tmp_path / "big.csv", ["x"], [[v] for v in values])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = feat(build(p, bins=4), "x").numeric
+    assert x is not None
+    scaled = np.ldexp(np.sort(np.array(values)), -1024)
+    expected = np.ldexp(np.quantile(scaled, np.linspace(0.0, 1.0, 5)), 1024)
+    assert x.edges == tuple(expected.tolist())
+    assert all(np.isfinite(x.edges)) and abs(x.edges[2]) < 1e300
+    assert x.counts == (0, 6, 6, 6, 6, 0)
+    assert x.mean == pytest.approx(math.ldexp(float(scaled.mean()), 1024), rel=1e-12, abs=1e-300)
+    assert x.std == pytest.approx(math.ldexp(float(scaled.std()), 1024), rel=1e-12)
+
+
+def test_ordinary_columns_keep_numpys_plain_mean_and_std(tmp_path: Path) -> None:
+    # The scaled path is a fallback only: columns that never overflowed keep their bits, so
+    # existing baselines keep their ids.
+    values = [0.1, 0.2, 0.3, 1e-300, 12345.678]
+    x = feat(build(write_csv(tmp_path / "a.csv", ["x"], [[v] for v in values])), "x").numeric
+    assert x is not None
+    assert (x.mean, x.std) == (float(np.mean(values)), float(np.std(values)))
+
+
+def test_wider_than_an_event_may_be_is_refused(tmp_path: Path) -> None:
+    names = [f"f{i}" for i in range(1001)]
+    p = write_csv(tmp_path / "wide.csv", [*names, "score"], [list(range(1002))] * 2)
+    with pytest.raises(InputError) as err:
+        build(p, prediction_column="score")
+    assert str(err.value) == (
+        f"{p}: 1,001 feature columns, more than the 1,000 features a prediction event may "
+        f"carry, so no event with all of them would decode; --exclude columns or split the model"
+    )
+    # The limit itself is fine, and the prediction is not a feature.
+    b = build(p, prediction_column="score", exclude=frozenset({"f0"}))
+    assert sum(f.role == "feature" for f in b.features) == 1000
+    assert feat(b, "__prediction__").role == "prediction"
+
+
+def test_statistics_that_do_not_fit_refuse_the_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scaling keeps every mean, std and edge of finite values finite (each is at most the
+    # largest magnitude), so the guard cannot be reached from a file: force it, to check
+    # that the refusal is one line naming the file and the column.
+    from app.baseline.build import profiles
+
+    def overflowing(values: object, bins: int) -> tuple[object, float, float]:
+        return np.array([0.0, 1.0]), 0.5, math.inf
+
+    monkeypatch.setattr(profiles, "_moments_and_edges", overflowing)
+    p = write_csv(tmp_path / "a.csv", ["x"], [[1e308], [-1e308]])
+    with pytest.raises(InputError) as err:
+        build(p)
+    assert str(err.value) == (
+        f"{p}, field 'x': the values (from -1e+308 to 1e+308) are too large for a float64 "
+        f"mean, std or bin edge; rescale the column or --exclude it"
+    )
