@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import click
 
@@ -32,9 +31,6 @@ def create(bootstrap: str | None, partitions: int | None, timeout_s: float) -> N
     """Create Driftline's topics (idempotent: existing topics are left alone)."""
     from app.stream.admin import create_topics
 
-    # aiokafka logs an ERROR line for every failed connection attempt while we retry; if the
-    # broker stays unreachable, the command reports that itself, in one line.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = load_settings(kafka_bootstrap=bootstrap, partitions=partitions)
     for outcome in asyncio.run(create_topics(settings, timeout_s=timeout_s)):
         state = "created" if outcome.created else "exists "

@@ -9,6 +9,7 @@ import faust
 from faust.web import Request, Response, View
 
 from app.config import Settings
+from app.stream import kafka
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.metrics import DriftlineMetrics
 from app.stream.stage1 import Stage1
@@ -28,7 +29,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     """
     app = faust.App(
         settings.app_id,
-        broker=settings.broker_url(),
+        broker=kafka.faust_broker_url(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

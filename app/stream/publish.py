@@ -6,20 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from app.config import Settings
-from app.errors import DriftlineError
-
-
-def _producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        **kwargs,
-    )
+from app.stream import kafka
 
 
 async def publish_baseline(
@@ -30,18 +19,12 @@ async def publish_baseline(
     Returns the (partition, offset) it was written at.
     """
     value = orjson.dumps({**document, "effective_from_ms": effective_from_ms})
-    producer = _producer(settings, max_request_size=16 * 1024 * 1024)
-    try:
-        await producer.start()
-    except KafkaError as err:
-        raise DriftlineError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from None
-    try:
+    big = kafka.producer(settings, max_request_size=16 * 1024 * 1024)
+    async with kafka.started(big, settings) as producer:
         meta = await producer.send_and_wait(
             settings.topic_baselines, value=value, key=str(document["model_id"]).encode()
         )
         return meta.partition, meta.offset
-    finally:
-        await producer.stop()
 
 
 async def produce_events(
@@ -52,10 +35,9 @@ async def produce_events(
     partition_of: Any = None,
 ) -> int:
     """Produce (key, value) pairs; returns how many were sent. Waits for every ack."""
-    producer = _producer(settings, linger_ms=20, max_batch_size=256 * 1024)
-    await producer.start()
+    batching = kafka.producer(settings, linger_ms=20, max_batch_size=256 * 1024)
     sent = 0
-    try:
+    async with kafka.started(batching, settings) as producer:
         batch = []
         for key, value in messages:
             partition = partition_of(sent) if partition_of is not None else None
@@ -67,6 +49,4 @@ async def produce_events(
                 batch.clear()
         for fut in batch:
             await fut
-    finally:
-        await producer.stop()
     return sent
