@@ -19,8 +19,8 @@ def _num(value: object) -> str:
 
 
 def _effect(effect: Mapping[str, Any] | None) -> str:
-    if not effect:
-        return "no effect size"
+    if not effect:  # no distribution test ran: it drifted by its null rate (e.g. stopped)
+        return "null rate"
     return f"{effect['name']} {_num(effect['value'])} > {_num(effect['threshold'])}"
 
 

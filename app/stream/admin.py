@@ -65,7 +65,13 @@ async def describe_topics(
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
-        described = await admin.describe_topics(names)
+        # Only topics that exist are described: a metadata request naming a missing topic
+        # makes a broker with auto.create.topics.enable create it (one partition, no policy).
+        present = set(await admin.list_topics())
+        wanted = [name for name in names if name in present]
+        if not wanted:
+            return {}
+        described = await admin.describe_topics(wanted)
         partitions = {
             t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0
         }
