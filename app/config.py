@@ -75,10 +75,6 @@ class Settings(BaseSettings):
         """The event-time windows these settings describe (size and allowed lateness)."""
         return WindowSpec.from_seconds(self.window_seconds, self.allowed_lateness_seconds)
 
-    def broker_url(self) -> str:
-        """Faust broker URL list, e.g. ``kafka://127.0.0.1:9092``."""
-        return ";".join(f"kafka://{hp.strip()}" for hp in self.kafka_bootstrap.split(","))
-
     def topic_stage1_state(self) -> str:
         """Stage 1's compacted snapshot topic of this app id (partition p = source p)."""
         return f"{self.app_id}-stage1-state"

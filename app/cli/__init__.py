@@ -12,6 +12,8 @@ from app.cli.baseline import baseline
 from app.cli.evaluate import evaluate
 from app.cli.publish import publish
 from app.cli.replay import replay
+from app.cli.status import status
+from app.cli.tail import tail
 from app.cli.topics import topics
 from app.cli.worker import worker
 from app.demo.run import demo
@@ -36,6 +38,8 @@ cli.add_command(evaluate)
 cli.add_command(analyze)
 cli.add_command(demo)
 cli.add_command(replay)
+cli.add_command(tail)
+cli.add_command(status)
 
 
 def main() -> None:

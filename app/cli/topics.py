@@ -8,6 +8,7 @@ import logging
 import click
 
 from app.cli.options import setting
+from app.cli.output import echo_json, json_option, table
 from app.config import load_settings
 
 
@@ -41,3 +42,33 @@ def create(kafka_bootstrap: str | None, partitions: int | None, timeout_s: float
             f"{state} {outcome.name:<28} partitions={outcome.partitions} "
             f"cleanup.policy={outcome.cleanup_policy}"
         )
+
+
+@topics.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """Driftline's topics: whether they exist, partitions, cleanup policy, messages."""
+    from app.stream.topic_info import list_topics
+
+    infos = asyncio.run(list_topics(load_settings()))
+    if as_json:
+        echo_json(
+            [
+                {
+                    "topic": t.name,
+                    "exists": t.exists,
+                    "partitions": t.partitions,
+                    "cleanup_policy": t.cleanup_policy,
+                    "messages": t.messages,
+                    "offsets": [
+                        {"partition": o.partition, "beginning": o.beginning, "end": o.end}
+                        for o in t.offsets
+                    ],
+                }
+                for t in infos
+            ]
+        )
+        return
+    headers = ("topic", "exists", "partitions", "cleanup.policy", "messages")
+    rows = [(t.name, t.exists, t.partitions, t.cleanup_policy, t.messages) for t in infos]
+    click.echo(table(headers, rows))

@@ -20,10 +20,10 @@ from typing import Any
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from app.config import Settings, load_settings
 from app.demo.traffic import Drift, events, write_training_csv
+from app.stream import kafka
 from app.stream.publish import produce_events
 
 MODEL = "fraud-scorer"
@@ -70,17 +70,9 @@ def describe_alert(doc: dict[str, Any]) -> str:
 
 
 async def _follow(settings: Settings, stop: asyncio.Event, expected_windows: int) -> int:
-    consumer = AIOKafkaConsumer(
-        settings.topic_windows,
-        settings.topic_alerts,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
+    topics = (settings.topic_windows, settings.topic_alerts)
     seen = 0
-    try:
+    async with kafka.started(kafka.consumer(settings, *topics), settings) as consumer:
         while not stop.is_set() and seen < expected_windows:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -91,8 +83,6 @@ async def _follow(settings: Settings, stop: asyncio.Event, expected_windows: int
                         click.echo(describe_result(doc))
                     else:
                         click.echo(describe_alert(doc))
-    finally:
-        await consumer.stop()
     return seen
 
 

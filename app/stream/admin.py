@@ -6,11 +6,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.admin import NewTopic
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream import kafka
 from app.stream.snapshots import MAX_SNAPSHOT_BYTES
 
 TOPIC_ALREADY_EXISTS = 36
@@ -57,27 +57,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def _admin(settings: Settings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
-    )
-
-
-async def _start(admin: AIOKafkaAdminClient, settings: Settings, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            await admin.start()
-            return
-        except (KafkaConnectionError, KafkaError, OSError) as err:
-            if time.monotonic() > deadline:
-                raise DriftlineError(
-                    f"cannot reach Kafka at {settings.kafka_bootstrap} ({err}); "
-                    "is the broker up? (`make kafka-up`, or set DRIFTLINE_KAFKA_BOOTSTRAP)"
-                ) from None
-            await asyncio.sleep(0.5)
-
-
 async def describe_topics(
     settings: Settings, names: list[str], timeout_s: float = 15.0
 ) -> dict[str, tuple[int, str]]:
@@ -85,10 +64,14 @@ async def describe_topics(
     # aiokafka 0.14 does not re-export these from aiokafka.admin.
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = _admin(settings)
-    await _start(admin, settings, timeout_s)
-    try:
-        described = await admin.describe_topics(names)
+    async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
+        # Only topics that exist are described: a metadata request naming a missing topic
+        # makes a broker with auto.create.topics.enable create it (one partition, no policy).
+        present = set(await admin.list_topics())
+        wanted = [name for name in names if name in present]
+        if not wanted:
+            return {}
+        described = await admin.describe_topics(wanted)
         partitions = {
             t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0
         }
@@ -100,17 +83,13 @@ async def describe_topics(
                     if entry[0] == "cleanup.policy":
                         policies[name] = entry[1]
         return {name: (p, policies.get(name, "delete")) for name, p in partitions.items()}
-    finally:
-        await admin.close()
 
 
 async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicOutcome]:
     """Create Driftline's topics; topics that exist already are left as they are (idempotent)."""
     specs = topic_specs(settings)
-    admin = _admin(settings)
-    await _start(admin, settings, timeout_s)
     created: set[str] = set()
-    try:
+    async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
         response = await admin.create_topics(
             [
                 NewTopic(
@@ -128,8 +107,6 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
             elif code != TOPIC_ALREADY_EXISTS:
                 message = rest[0] if rest else ""
                 raise DriftlineError(f"creating topic {name!r} failed: error {code} {message}")
-    finally:
-        await admin.close()
     await _wait_for_leaders(settings, [s.name for s in specs], timeout_s)
     existing = await describe_topics(settings, [s.name for s in specs], timeout_s)
     return [
@@ -141,9 +118,7 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
 async def _wait_for_leaders(settings: Settings, names: list[str], timeout_s: float) -> None:
     """New topics are usable once every partition has a leader."""
     deadline = time.monotonic() + timeout_s
-    admin = _admin(settings)
-    await _start(admin, settings, timeout_s)
-    try:
+    async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
         while True:
             described = await admin.describe_topics(names)
             ready = all(
@@ -157,15 +132,11 @@ async def _wait_for_leaders(settings: Settings, names: list[str], timeout_s: flo
             if time.monotonic() > deadline:
                 raise DriftlineError(f"topics {names} have no partition leaders after {timeout_s}s")
             await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
 
 
 async def ensure_topics(settings: Settings, names: list[str], timeout_s: float = 30.0) -> None:
     """Create these topics (settings.partitions, no special config) if they are missing."""
-    admin = _admin(settings)
-    await _start(admin, settings, timeout_s)
-    try:
+    async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
         response = await admin.create_topics(
             [
                 NewTopic(
@@ -180,8 +151,6 @@ async def ensure_topics(settings: Settings, names: list[str], timeout_s: float =
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 message = rest[0] if rest else ""
                 raise DriftlineError(f"creating topic {name!r} failed: error {code} {message}")
-    finally:
-        await admin.close()
     await _wait_for_leaders(settings, names, timeout_s)
 
 
@@ -192,9 +161,7 @@ async def topic_config(
     not set it), or None when the topic does not exist or the broker does not say."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = _admin(settings)
-    await _start(admin, settings, timeout_s)
-    try:
+    async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
         resource = ConfigResource(ConfigResourceType.TOPIC, topic, {key: None})
         for response in await admin.describe_configs([resource]):
             for error_code, _msg, _type, _name, entries in response.resources:
@@ -205,5 +172,3 @@ async def topic_config(
                         value: str | None = entry[1]
                         return value
         return None
-    finally:
-        await admin.close()

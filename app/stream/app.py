@@ -11,6 +11,7 @@ from faust.web import Request, Response, View
 from app.baseline.registry import BaselineRegistry
 from app.config import Settings
 from app.pipeline.close import WindowCloser, histogram_ops
+from app.stream import kafka
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.bin_stage import BinStage
 from app.stream.merge_stage import MergeStage
@@ -28,7 +29,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     """
     app = faust.App(
         settings.app_id,
-        broker=settings.broker_url(),
+        broker=kafka.faust_broker_url(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

@@ -19,6 +19,7 @@ from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream import kafka
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,7 @@ class BaselineFeed:
         """Follow the topic until cancelled (the Faust app cancels its tasks at stop)."""
         topic = self.settings.topic_baselines
         # Subscribed without a group: aiokafka assigns every partition of the topic.
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
+        async with kafka.started(kafka.consumer(self.settings, topic), self.settings) as consumer:
             tps = await self._assignment(consumer, topic)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)
@@ -69,8 +62,6 @@ class BaselineFeed:
                     if all(positions[tp] >= end[tp] for tp in tps):
                         log.info("baselines loaded: %d versions", len(self.registry))
                         self.ready.set()
-        finally:
-            await consumer.stop()
 
     @staticmethod
     async def _assignment(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

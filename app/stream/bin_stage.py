@@ -41,6 +41,7 @@ from app.baseline.registry import BaselineRegistry
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Rejected, SourceRecord, fold_record
+from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
@@ -104,20 +105,16 @@ class BinStage:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
+        self.consumer = kafka.consumer(
+            s,
             group_id=s.stage1_group(),
             client_id=f"{s.app_id}-stage1",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
         )
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap,
+        self.producer = kafka.producer(
+            s,
             client_id=f"{s.app_id}-stage1",
-            acks="all",
-            enable_idempotence=True,
             # The largest of its messages: a dead letter of a big input, or a snapshot.
             max_request_size=MAX_DEAD_LETTER_BYTES,
             linger_ms=5,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app.config import Settings
+from app.stream import kafka
 
 
 class GapReader:
@@ -21,21 +22,14 @@ class GapReader:
         self.timeout_s = timeout_s
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        return kafka.consumer(self.settings)
 
     async def read(
         self, partition: int, start: int, stop: int
     ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
         """Records with start <= offset < stop, in order. Raises TimeoutError when the
         range cannot be read within the timeout, rather than stalling the stream."""
-        consumer = self._consumer()
-        await consumer.start()
-        try:
+        async with kafka.started(self._consumer(), self.settings) as consumer:
             tp = TopicPartition(self.topic, partition)
             consumer.assign([tp])
             consumer.seek(tp, start)
@@ -55,5 +49,3 @@ class GapReader:
                         return
                 if await consumer.position(tp) >= stop:
                     return  # the rest of the range holds no records
-        finally:
-            await consumer.stop()

@@ -6,22 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream import kafka
 from app.stream.admin import topic_config
-
-
-def _producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        **kwargs,
-    )
-
 
 # The largest baseline message the CLI's producer sends; the topic's max.message.bytes
 # (broker default about 1 MB) is usually the lower limit.
@@ -37,20 +27,15 @@ async def publish_baseline(
     producer or the topic is a ``DriftlineError`` saying both limits and the ways out.
     """
     value = orjson.dumps({**document, "effective_from_ms": effective_from_ms})
-    producer = _producer(settings, max_request_size=MAX_BASELINE_REQUEST_BYTES)
+    big = kafka.producer(settings, max_request_size=MAX_BASELINE_REQUEST_BYTES)
     try:
-        await producer.start()
-    except KafkaError as err:
-        raise DriftlineError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from None
-    try:
-        meta = await producer.send_and_wait(
-            settings.topic_baselines, value=value, key=str(document["model_id"]).encode()
-        )
-        return meta.partition, meta.offset
+        async with kafka.started(big, settings) as producer:
+            meta = await producer.send_and_wait(
+                settings.topic_baselines, value=value, key=str(document["model_id"]).encode()
+            )
+            return meta.partition, meta.offset
     except MessageSizeTooLargeError:
         pass  # reported below, after the producer is stopped
-    finally:
-        await producer.stop()
     topic_limit = await topic_config(settings, settings.topic_baselines, "max.message.bytes")
     raise DriftlineError(
         too_large_message(
@@ -101,10 +86,9 @@ async def produce_events(
     partition_of: Any = None,
 ) -> int:
     """Produce (key, value) pairs; returns how many were sent. Waits for every ack."""
-    producer = _producer(settings, linger_ms=20, max_batch_size=256 * 1024)
-    await producer.start()
+    batching = kafka.producer(settings, linger_ms=20, max_batch_size=256 * 1024)
     sent = 0
-    try:
+    async with kafka.started(batching, settings) as producer:
         batch = []
         for key, value in messages:
             partition = partition_of(sent) if partition_of is not None else None
@@ -116,6 +100,4 @@ async def produce_events(
                 batch.clear()
         for fut in batch:
             await fut
-    finally:
-        await producer.stop()
     return sent

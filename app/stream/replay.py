@@ -31,6 +31,7 @@ from app.errors import DriftlineError
 from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.fold import Rejected, fold_record
 from app.pipeline.replay import PartitionRun, merge_runs
+from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.binner import PartitionBinner, output_from_dict, output_to_dict
@@ -57,20 +58,12 @@ class ReplaySummary:
 
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
+    return kafka.consumer(settings, max_partition_fetch_bytes=8 * 1024 * 1024)
 
 
 async def plan(settings: Settings, topic: str, from_ms: int, to_ms: int | None) -> list[Range]:
     """Offsets to replay per partition, fixed now (later records are not replayed)."""
-    consumer = _consumer(settings)
-    await consumer.start()
-    try:
+    async with kafka.started(_consumer(settings), settings) as consumer:
         parts = await _partitions(settings, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         begin = await consumer.beginning_offsets(tps)
@@ -83,8 +76,6 @@ async def plan(settings: Settings, topic: str, from_ms: int, to_ms: int | None) 
             stop = at_to[tp].offset if at_to.get(tp) is not None else end[tp]
             ranges.append(Range(tp.partition, start, max(start, stop), begin[tp], end[tp]))
         return ranges
-    finally:
-        await consumer.stop()
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
@@ -99,9 +90,15 @@ async def load_registry(settings: Settings) -> BaselineRegistry:
     registry = BaselineRegistry()
     feed = BaselineFeed(settings, registry)
     task = asyncio.create_task(feed.run())
+    ready = asyncio.create_task(feed.ready.wait())
     try:
-        await asyncio.wait_for(feed.ready.wait(), timeout=60)
+        await asyncio.wait({task, ready}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # the feed failed (no broker, no topic): its one-line error
+        if not ready.done():
+            raise DriftlineError(f"{settings.topic_baselines} not read within 60 s")
     finally:
+        ready.cancel()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):  # the feed is done
             await task
@@ -129,25 +126,21 @@ def _registry_from(job: Job) -> BaselineRegistry:
 
 async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[PartitionRun]:
     """Stage 1 over this process's partitions, exactly as a live worker bins them."""
-    from aiokafka import AIOKafkaProducer
-
     settings = Settings(**job.settings)
     registry = _registry_from(job)
     spec = settings.window_spec()
     ops = histogram_ops()
     limits = DecodeLimits()
     models = frozenset(job.models)
-    consumer = _consumer(settings)
-    # Dead letters of inputs past 1 MB fit (see MAX_DEAD_LETTER_BYTES).
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        max_request_size=MAX_DEAD_LETTER_BYTES,
-    )
-    await consumer.start()
-    await producer.start()
     runs = []
-    try:
+    async with (
+        kafka.started(_consumer(settings), settings) as consumer,
+        # Dead letters of inputs past 1 MB fit (see MAX_DEAD_LETTER_BYTES).
+        kafka.started(
+            kafka.producer(settings, idempotent=False, max_request_size=MAX_DEAD_LETTER_BYTES),
+            settings,
+        ) as producer,
+    ):
         for r in job.ranges:
             binner = PartitionBinner(r.partition, spec, ops, registry.choose)
             run = PartitionRun(
@@ -184,9 +177,6 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
             run.outputs.extend(binner.on_end())
             run.late = binner.late_total
         await producer.flush()
-    finally:
-        await consumer.stop()
-        await producer.stop()
     return runs
 
 
@@ -279,15 +269,9 @@ async def emit(
     summary: ReplaySummary,
 ) -> None:
     """Stage 2: merge, evaluate and produce every window (partial ones flagged, no alert)."""
-    from aiokafka import AIOKafkaProducer
-
     windows, flagged = merge_runs(runs, partitions, closer.window_seconds * 1000)
     closer.partial_windows = frozenset(flagged)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
+    async with kafka.started(kafka.producer(settings), settings) as producer:
         for window in windows:
             result, alert, _ = closer(window, int(time.time() * 1000))
             key = window.model_id.encode()
@@ -299,8 +283,6 @@ async def emit(
                 await producer.send(alerts_topic, alert, key=key)
                 summary.alerts += 1
         await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def baselines_for_job(

@@ -10,9 +10,10 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from app.config import Settings
+from app.stream import kafka
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,12 @@ async def read_latest(
     snapshot known to exist cannot be read in time: stage 1 must never run without it."""
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    big = kafka.consumer(
+        settings,
         max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES,
         fetch_max_bytes=MAX_SNAPSHOT_BYTES * 4,
     )
-    await consumer.start()
-    try:
+    async with kafka.started(big, settings) as consumer:
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         begin = await consumer.beginning_offsets(tps)
@@ -74,8 +71,6 @@ async def read_latest(
                     wanted.pop(tp)
                     consumer.pause(tp)
         return found
-    finally:
-        await consumer.stop()
 
 
 async def read_latest_retrying(

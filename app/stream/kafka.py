@@ -1,0 +1,142 @@
+"""Every Kafka client Driftline makes: one place for how to reach the broker.
+
+``connection_kwargs`` is the only function that turns Settings into connection options
+(bootstrap servers today; TLS and SASL settings belong there too), and the producer,
+consumer and admin factories below all go through it; so does Faust's broker URL. Each
+caller adds only what is particular to its use (group, fetch sizes, acks, timeouts).
+
+``started`` is how a client is used: it starts the client, turns "no broker there" into
+one ``KafkaUnreachable`` line for the operator, and always closes the client (an unclosed
+aiokafka client prints ``Unclosed AIOKafkaProducer`` noise when it is collected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from app.config import Settings
+from app.errors import DriftlineError
+
+# aiokafka logs an ERROR line per failed connection attempt. Without this handler, a
+# command with no logging configured would print them through Python's last-resort handler
+# before its own one-line message; a worker's configured handlers still receive them.
+logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+
+Client = TypeVar("Client", AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient)
+
+
+class KafkaUnreachable(DriftlineError):
+    """No broker answered at the configured bootstrap servers."""
+
+    def __init__(self, settings: Settings, cause: BaseException) -> None:
+        super().__init__(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({cause}): is the broker up? "
+            "(`make kafka-up`, or set DRIFTLINE_KAFKA_BOOTSTRAP)"
+        )
+
+
+def bootstrap_servers(settings: Settings) -> list[str]:
+    """``host:port`` of each bootstrap server, in the order configured."""
+    return [hp.strip() for hp in settings.kafka_bootstrap.split(",") if hp.strip()]
+
+
+def connection_kwargs(settings: Settings, client_id: str | None = None) -> dict[str, Any]:
+    """Options every client needs to reach the broker (and nothing use-specific)."""
+    kwargs: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings)}
+    if client_id is not None:
+        kwargs["client_id"] = client_id
+    return kwargs
+
+
+def faust_broker_url(settings: Settings) -> str:
+    """Faust's broker URL list (``kafka://host:port;...``) from the same bootstrap servers."""
+    return ";".join(f"kafka://{hp}" for hp in bootstrap_servers(settings))
+
+
+def producer(
+    settings: Settings,
+    *,
+    idempotent: bool = True,
+    client_id: str | None = None,
+    **options: Any,
+) -> AIOKafkaProducer:
+    """A producer that waits for all in-sync replicas (``acks="all"``); idempotent unless
+    told otherwise. ``options``: aiokafka producer options such as max_request_size."""
+    return AIOKafkaProducer(
+        **connection_kwargs(settings, client_id),
+        acks="all",
+        enable_idempotence=idempotent,
+        **options,
+    )
+
+
+def consumer(
+    settings: Settings,
+    *topics: str,
+    group_id: str | None = None,
+    client_id: str | None = None,
+    **options: Any,
+) -> AIOKafkaConsumer:
+    """A consumer that commits only when told to and starts at the earliest offset when it
+    has none. Without ``group_id`` it joins no group (assign partitions, or subscribe
+    ``topics`` to get all their partitions). ``options``: aiokafka consumer options such as
+    max_partition_fetch_bytes or isolation_level."""
+    options.setdefault("enable_auto_commit", False)
+    options.setdefault("auto_offset_reset", "earliest")
+    return AIOKafkaConsumer(
+        *topics, **connection_kwargs(settings, client_id), group_id=group_id, **options
+    )
+
+
+def admin(settings: Settings, *, request_timeout_ms: int = 10_000) -> AIOKafkaAdminClient:
+    """An admin client (topics, configs, consumer groups)."""
+    return AIOKafkaAdminClient(**connection_kwargs(settings), request_timeout_ms=request_timeout_ms)
+
+
+async def _close(client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient) -> None:
+    if isinstance(client, AIOKafkaAdminClient):
+        await client.close()
+    else:
+        await client.stop()
+
+
+async def start(
+    client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient,
+    settings: Settings,
+    retry_s: float = 0.0,
+) -> None:
+    """Start ``client``, retrying an unreachable broker for ``retry_s`` seconds. On failure
+    the client is closed and ``KafkaUnreachable`` raised (for callers that keep a client
+    open longer than one block; otherwise use ``started``)."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            await client.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as err:
+            if time.monotonic() >= deadline:
+                await _close(client)
+                raise KafkaUnreachable(settings, err) from None
+            await asyncio.sleep(0.5)
+
+
+@asynccontextmanager
+async def started(
+    client: Client, settings: Settings, retry_s: float = 0.0
+) -> AsyncIterator[Client]:
+    """``async with started(consumer(settings), settings) as c:``: started, then closed
+    whatever happens; an unreachable broker raises ``KafkaUnreachable``."""
+    await start(client, settings, retry_s)
+    try:
+        yield client
+    finally:
+        await _close(client)

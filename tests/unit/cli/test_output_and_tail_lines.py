@@ -1,0 +1,60 @@
+"""The CLI's table layout and ``driftline tail``'s one-line summaries, on the schema examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.cli.output import table
+from app.cli.tail import describe_alert, describe_dead_letter, describe_window
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
+
+
+def _example(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return doc
+
+
+def test_table_pads_columns_right_aligns_numbers_and_marks_missing_values() -> None:
+    text = table(
+        ("topic", "exists", "partitions", "messages"),
+        [("predictions", True, 4, 12345), ("driftline-stage1-state", False, None, None)],
+    )
+    assert text.splitlines() == [
+        "topic                   exists  partitions  messages",
+        "predictions             yes              4    12,345",
+        "driftline-stage1-state  no               -         -",
+    ]
+
+
+def test_table_without_rows_is_its_header() -> None:
+    assert table(("client", "host"), []) == "client  host"
+
+
+def test_window_line_names_model_start_events_status_and_drifted_features() -> None:
+    assert describe_window(_example("window-result.drift.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z  n=5000  drift  drifted: amount"
+    )
+    assert describe_window(_example("window-result.insufficient.json")) == (
+        "fraud-scorer  2026-11-27T07:05:00Z  n=12  insufficient_data (partial)  drifted: -"
+    )
+
+
+def test_alert_line_gives_each_feature_its_effect_or_null_rate() -> None:
+    assert describe_alert(_example("drift-event.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=medium  "
+        "amount psi 0.2874 > 0.1"
+    )
+    assert describe_alert(_example("drift-event.stopped-feature.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=high  "
+        "amount psi 0.2874 > 0.1; is_new_customer null rate"
+    )
+
+
+def test_dead_letter_line_gives_reason_source_position_and_error() -> None:
+    assert describe_dead_letter(_example("dead-letter.invalid-json.json")) == (
+        "invalid_json  predictions[2]@1201944  "
+        "not UTF-8 JSON: unexpected end of data: line 1 column 96 (char 95)"
+    )
