@@ -20,6 +20,7 @@ from app.baseline.build import (
 )
 from app.baseline.codec import dump_baseline, load_baseline
 from app.baseline.model import Baseline, FeatureBaseline
+from app.cli.output import echo_json
 from app.files.readers import FORMATS
 
 
@@ -76,7 +77,8 @@ def baseline() -> None:
     help="Share of a column's values that may be of another type (counted as nulls).",
 )
 @click.option(
-    "--format",
+    "--input-format",
+    "--format",  # the older spelling; --input-format as in evaluate and analyze
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
@@ -130,10 +132,16 @@ def build(
 
 @baseline.command()
 @click.argument("path")
-def show(path: str) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as JSON (one row per feature)."
+)
+def show(path: str, as_json: bool) -> None:
     """Validate a baseline file and print a readable summary."""
     b = load_baseline(path)
-    click.echo(summary(b))
+    if as_json:
+        echo_json(summary_doc(b))
+    else:
+        click.echo(summary(b))
 
 
 def _kinds(b: Baseline) -> str:
@@ -142,6 +150,42 @@ def _kinds(b: Baseline) -> str:
     pred = b.feature("__prediction__")
     text = ", ".join(parts) + " features"
     return text + (f" + {pred.type} prediction" if pred is not None else ", no prediction")
+
+
+def summary_doc(b: Baseline) -> dict[str, object]:
+    """The summary as one JSON document: the header fields, then one object per feature."""
+    features: list[dict[str, object]] = []
+    for f in b.features:
+        row: dict[str, object] = {"name": f.name, "type": f.type, "role": f.role}
+        if f.numeric is not None:
+            n = f.numeric
+            row |= {
+                "count": n.count,
+                "nulls": n.null_count,
+                "bins": len(n.edges) - 1,
+                "min": n.min,
+                "max": n.max,
+                "mean": n.mean,
+                "std": n.std,
+            }
+        elif f.categorical is not None:
+            c = f.categorical
+            row |= {
+                "count": c.count,
+                "nulls": c.null_count,
+                "categories": len(c.categories),
+                "other": c.counts[-1],
+            }
+        features.append(row)
+    return {
+        "baseline_id": b.baseline_id,
+        "model_id": b.model_id,
+        "model_version": b.model_version,
+        "created_at": b.created_at,
+        "prediction_column": b.prediction_column,
+        "source": dict(b.source),
+        "features": features,
+    }
 
 
 def summary(b: Baseline) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from app.cli.options import setting
 from app.cli.output import echo_json, json_option, table
 from app.config import load_settings
 from app.pipeline.results import rfc3339_ms
@@ -18,11 +19,12 @@ def _partitions(assignment: dict[str, list[int]]) -> str:
 
 @click.command()
 @json_option
-def status(as_json: bool) -> None:
+@setting("kafka_bootstrap")
+def status(as_json: bool, kafka_bootstrap: str | None) -> None:
     """Workers (consumer group members), partitions, input lag per partition, baselines."""
     from app.stream.status import gather_status
 
-    settings = load_settings()
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap)
     st = asyncio.run(gather_status(settings))
     doc: dict[str, Any] = {
         "groups": [

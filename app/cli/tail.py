@@ -10,6 +10,7 @@ from typing import Any
 import click
 import orjson
 
+from app.cli.options import setting
 from app.cli.output import echo_json_line
 from app.config import Settings, load_settings
 
@@ -104,10 +105,16 @@ async def _tail(
 @click.option("--timeout", "idle_s", type=click.FloatRange(min=0), default=None,
               help="Stop after this many seconds without a message.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Each message's JSON, one per line.")
+@setting("kafka_bootstrap")
 def tail(
-    kind: str, from_beginning: bool, limit: int | None, idle_s: float | None, as_json: bool
+    kind: str,
+    from_beginning: bool,
+    limit: int | None,
+    idle_s: float | None,
+    as_json: bool,
+    kafka_bootstrap: str | None,
 ) -> None:
     """Follow the windows, alerts or dead-letter topic (no consumer group, no commits)."""
-    settings = load_settings()
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_tail(settings, kind, from_beginning, limit, idle_s, as_json))

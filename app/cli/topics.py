@@ -46,11 +46,12 @@ def create(kafka_bootstrap: str | None, partitions: int | None, timeout_s: float
 
 @topics.command("list")
 @json_option
-def list_(as_json: bool) -> None:
+@setting("kafka_bootstrap")
+def list_(as_json: bool, kafka_bootstrap: str | None) -> None:
     """Driftline's topics: whether they exist, partitions, cleanup policy, messages."""
     from app.stream.topic_info import list_topics
 
-    infos = asyncio.run(list_topics(load_settings()))
+    infos = asyncio.run(list_topics(load_settings(kafka_bootstrap=kafka_bootstrap)))
     if as_json:
         echo_json(
             [

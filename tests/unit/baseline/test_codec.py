@@ -198,3 +198,32 @@ def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_baseline(tmp_path / "none.json")
     assert str(err.value) == f"{tmp_path / 'none.json'}: cannot read: No such file or directory"
+
+
+def test_show_json_is_the_summary_as_one_document() -> None:
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["baseline", "show", str(EXAMPLE), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = orjson.loads(result.stdout)
+    baseline = load_baseline(EXAMPLE)
+    assert doc["baseline_id"] == baseline.baseline_id
+    assert doc["prediction_column"] == baseline.prediction_column
+    assert [f["name"] for f in doc["features"]] == [f.name for f in baseline.features]
+    amount = doc["features"][0]
+    numeric = baseline.features[0].numeric
+    assert numeric is not None
+    assert amount == {
+        "name": "amount",
+        "type": "numeric",
+        "role": "feature",
+        "count": numeric.count,
+        "nulls": numeric.null_count,
+        "bins": len(numeric.edges) - 1,
+        "min": numeric.min,
+        "max": numeric.max,
+        "mean": numeric.mean,
+        "std": numeric.std,
+    }

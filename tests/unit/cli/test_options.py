@@ -35,7 +35,37 @@ def test_commands_that_use_a_setting_offer_its_option() -> None:
     assert offered["window_seconds"] == ["analyze", "baseline publish", "replay", "worker"]
     assert offered["allowed_lateness_seconds"] == ["analyze", "replay", "worker"]
     assert offered["drift_config"] == ["analyze", "evaluate", "replay", "worker"]
-    assert offered["kafka_bootstrap"] == ["baseline publish", "replay", "topics create", "worker"]
+    # Every command that talks to Kafka can be pointed at a broker the same way.
+    assert offered["kafka_bootstrap"] == [
+        "baseline publish",
+        "replay",
+        "status",
+        "tail",
+        "topics create",
+        "topics list",
+        "worker",
+    ]
+
+
+def option_of(path: str, spelling: str) -> click.Option | None:
+    """The option of command ``path`` that accepts ``spelling``, if any."""
+    command = dict(commands())[path]
+    found = [p for p in command.params if isinstance(p, click.Option) and spelling in p.opts]
+    return found[0] if found else None
+
+
+def test_the_input_format_is_spelled_the_same_in_every_command_that_reads_a_file() -> None:
+    for path in ("analyze", "baseline build", "evaluate"):
+        option = option_of(path, "--input-format")
+        assert option is not None and option.opts[0] == "--input-format", path
+    build_format = option_of("baseline build", "--format")  # the older spelling still works
+    assert build_format is not None and build_format.opts[0] == "--input-format"
+
+
+def test_commands_that_print_a_table_offer_json() -> None:
+    for path in ("baseline show", "status", "tail", "topics list"):
+        option = option_of(path, "--json")
+        assert option is not None and option.is_flag, path
 
 
 def test_a_settings_option_is_spelled_and_explained_the_same_everywhere() -> None:
