@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from app.baseline.codec import load_baseline
+from app.codecs import to_json
 from app.files.readers import FORMATS
 from app.pipeline.evaluate import evaluate_file
-from app.pipeline.results import rfc3339_ms, to_json
+from app.pipeline.results import rfc3339_ms
 from app.stats.decision import WindowEvaluation
 from app.stats.rules import load_config
 

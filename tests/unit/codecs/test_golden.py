@@ -5,6 +5,8 @@ The files under ``golden/`` were written by the code before results, partials an
 histograms stayed typed inside a process (commit "Golden bytes ..."), so these tests prove
 the typed refactor writes the same bytes and still reads what the old code wrote.
 Rewrite them only for a deliberate format change: ``DRIFTLINE_WRITE_GOLDEN=1 pytest ...``.
+Inside a process nothing is written out: partials carry the binner's histogram objects to
+the merger and the closer, and a window result becomes bytes only at the edge.
 """
 
 from __future__ import annotations
@@ -12,15 +14,23 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
+import pytest
 
 from app.baseline.model import Baseline, CategoricalProfile, FeatureBaseline, NumericProfile
 from app.baseline.registry import BaselineRegistry
-from app.binning.histogram import HistogramOps
+from app.binning.histogram import HistogramOps, WindowHistogram
+from app.codecs.drift_event import encode_drift_event
+from app.codecs.partials import ReceivedCounts, encode_output
+from app.codecs.partials import decode_output as _decode_output
+from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
+from app.codecs.stage2_state import pending_to_bytes
+from app.codecs.window_result import encode_window_result
 from app.pipeline.analyze import AnalyzeOptions, analyze
 from app.pipeline.close import WindowCloser
-from app.windows.binner import PartitionBinner, WatermarkAdvanced, output_from_dict, output_to_dict
+from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -97,31 +107,28 @@ def _bin(p: int, events: list[tuple[int, dict[str, object], object]]) -> list[Ou
 
 
 # -- the API under test (the only part that changes with the codecs' home) ---------------
-def encode_output(out: Output) -> bytes:
-    return orjson.dumps(output_to_dict(out))
-
-
 def decode_output(raw: bytes) -> Output:
-    out = output_from_dict(orjson.loads(raw))
+    out = _decode_output(raw)
     assert out is not None
     return out
 
 
 def snapshot(b: PartitionBinner) -> bytes:
-    return b.to_bytes()
+    return snapshot_to_bytes(b)
 
 
 def restore(b: PartitionBinner, raw: bytes) -> None:
-    b.restore(raw, _registry().by_id)
+    restore_snapshot(b, raw, _registry().by_id)
 
 
 def pending(m: WindowMerger, key: tuple[str, int]) -> bytes:
-    return m.pending_to_bytes(key)
+    return pending_to_bytes(m, key)
 
 
 def close(window: CompleteWindow) -> tuple[bytes, bytes | None]:
-    result, alert, _ = WindowCloser(_registry(), 60, "predictions")(window, EMITTED_MS)
-    return result, alert
+    result = WindowCloser(_registry(), 60, "predictions").close(window, EMITTED_MS)
+    alert = result.drift_event()
+    return encode_window_result(result), None if alert is None else encode_drift_event(alert)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -243,3 +250,61 @@ def test_analyze_writes_the_golden_bytes(tmp_path: Path) -> None:
         "window_result",
     ]
     _check("analyze.jsonl", _lines([d.data for d in analysis.documents]))
+
+
+def test_in_process_paths_hand_histograms_on_as_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binner to merger to closer in one process (analyze, replay with one process): the
+    binner's histograms are merged as they are, never written out and parsed back."""
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("a histogram was serialised inside the process")
+
+    logs = _events()
+    runs = [_bin(p, logs[p]) for p in range(SOURCES)]
+    partials = [o for run in runs for o in run if isinstance(o, Partial)]
+    assert partials and all(isinstance(p.hist, WindowHistogram) for p in partials)
+    # Closed partials hold counts only, no batched events (kept until the end by replay).
+    assert not any(p.hist._pending for p in partials if isinstance(p.hist, WindowHistogram))
+    monkeypatch.setattr(WindowHistogram, "to_dict", refuse)
+    monkeypatch.setattr(WindowHistogram, "from_dict", refuse)
+    windows, _ = _merge_only(runs)
+    results = [WindowCloser(_registry(), 60, "predictions").close(w, EMITTED_MS) for w in windows]
+    assert [r.status for r in results] == ["drift", "drift", "insufficient_data"]
+    monkeypatch.undo()
+    assert (
+        _lines([encode_window_result(r) for r in results])
+        == (GOLDEN / "window_results.jsonl").read_bytes()
+    )
+
+
+def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> None:
+    """A partial read back carries its counts as received; closing the window decodes
+    them against the baseline it names, and refuses counts that do not fit it."""
+    line = next(x for x in (GOLDEN / "partials.jsonl").read_bytes().splitlines() if b"hist" in x)
+    first = decode_output(line)
+    assert isinstance(first, Partial) and isinstance(first.hist, ReceivedCounts)
+    result = WindowCloser(_registry(), 60, "predictions").close(
+        CompleteWindow(first.model_id, first.window_start_ms, (first,)), EMITTED_MS
+    )
+    assert result.n_events == first.n_events == 600
+    doc = orjson.loads(line)
+    doc["hist"]["features"]["age"] = doc["hist"]["features"]["age"][:-1]
+    broken = decode_output(orjson.dumps(doc))
+    assert isinstance(broken, Partial)
+    window = CompleteWindow(broken.model_id, broken.window_start_ms, (broken,))
+    with pytest.raises(ValueError, match="feature 'age': expected 15 counts"):
+        WindowCloser(_registry(), 60, "predictions").close(window, EMITTED_MS)
+
+
+def _merge_only(runs: list[list[Output]]) -> tuple[list[CompleteWindow], None]:
+    merger = WindowMerger(SOURCES, SPEC.size_ms)
+    done: list[CompleteWindow] = []
+    for outputs in runs:
+        for out in outputs:
+            if isinstance(out, Partial):
+                merger.on_partial(out)
+            else:
+                done += merger.on_watermark(out.source_partition, out.closed_upto_ms)
+    return done, None
