@@ -29,7 +29,7 @@ class in sorted order). A baseline without a prediction profile ignores predicti
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,11 @@ class WindowHistogram:
         if self._pending or self._pending_predictions:
             self._flush()
         return self._mismatched
+
+    def flush(self) -> None:
+        """Bin the events still batched (reads do this too; a closed window does it once)."""
+        if self._pending or self._pending_predictions:
+            self._flush()
 
     # -- counting ------------------------------------------------------------------------
     def add_event(self, features: Mapping[str, object], prediction: object) -> None:
@@ -454,7 +459,7 @@ def merge(a: WindowHistogram, b: WindowHistogram) -> WindowHistogram:
 
 
 class HistogramOps:
-    """``app.windows.partial.AccumulatorOps`` for window histograms."""
+    """``app.windows.partial.AccumulatorOps`` for window histograms, and their merge."""
 
     def new(self, baseline: Baseline) -> WindowHistogram:
         return WindowHistogram.empty(baseline)
@@ -462,8 +467,9 @@ class HistogramOps:
     def load(self, baseline: Baseline, data: dict[str, Any]) -> WindowHistogram:
         return WindowHistogram.from_dict(baseline, data)
 
-    def merge(self, baseline: Baseline, parts: list[dict[str, Any]]) -> WindowHistogram:
+    def merge(self, baseline: Baseline, parts: Sequence[WindowHistogram]) -> WindowHistogram:
+        """The sum of ``parts`` as a new histogram (they are left as they are)."""
         out = WindowHistogram.empty(baseline)
         for part in parts:
-            out.merge_from(WindowHistogram.from_dict(baseline, part))
+            out.merge_from(part)
         return out

@@ -11,10 +11,11 @@ import click
 
 from app.baseline.codec import load_baseline
 from app.cli.options import setting
+from app.codecs import to_json
 from app.config import load_settings
 from app.files.readers import FORMATS
 from app.pipeline.evaluate import evaluate_file
-from app.pipeline.results import rfc3339_ms, to_json
+from app.pipeline.results import rfc3339_ms
 from app.stats.decision import WindowEvaluation
 from app.stats.rules import load_config
 

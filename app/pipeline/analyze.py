@@ -32,8 +32,9 @@ Events of a model other than the baseline's are counted per model (``skipped``),
 the stream's ``unknown_model`` dead letters, and not windowed.
 
 Output: ``Document`` s in close order (windows oldest first, then by model), each window
-result followed at once by its drift event when the window drifted. The bytes are the
-stream's (``to_json``), and a pinned ``emitted_at`` makes them identical run to run.
+result followed at once by its drift event when the window drifted. Each carries its typed
+result or event; its document and bytes are the stream's (the same codecs, app.codecs),
+and a pinned ``emitted_at`` makes them identical run to run.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Final, Literal
 
 import pyarrow as pa
@@ -51,6 +53,9 @@ import pyarrow.parquet as pq
 
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
+from app.codecs import to_json
+from app.codecs.drift_event import drift_event_document
+from app.codecs.window_result import window_result_document
 from app.contracts import DeadLetterReason
 from app.contracts.decode import (
     DEFAULT_LIMITS,
@@ -72,7 +77,7 @@ from app.files.readers import (
     text_to_float,
 )
 from app.pipeline.close import WindowCloser, histogram_ops
-from app.pipeline.results import drift_event, to_json
+from app.pipeline.results import DriftEvent, WindowResult
 from app.stats.rules import DriftConfig
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
@@ -105,11 +110,25 @@ class AnalyzeOptions:
 
 @dataclass(frozen=True)
 class Document:
-    """One output document: a window result or a drift event, as the stream writes it."""
+    """One output document: a window result or a drift event, written (``document``,
+    ``data``) as the stream writes it."""
 
-    kind: Literal["window_result", "drift_event"]
-    document: dict[str, Any]
-    data: bytes  # to_json(document): the bytes written, one line each
+    message: WindowResult | DriftEvent
+
+    @property
+    def kind(self) -> Literal["window_result", "drift_event"]:
+        return "window_result" if isinstance(self.message, WindowResult) else "drift_event"
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        if isinstance(self.message, WindowResult):
+            return window_result_document(self.message)
+        return drift_event_document(self.message)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The bytes written, one line each."""
+        return to_json(self.document)
 
 
 @dataclass
@@ -278,15 +297,15 @@ class _Run:
     def _close(self, window: CompleteWindow) -> Iterator[Document]:
         pinned = self.options.emitted_at_ms
         emitted_ms = pinned if pinned is not None else time.time_ns() // 1_000_000
-        doc = self.closer.document(window, emitted_ms)
-        doc["source_offsets"] = []  # no Kafka offsets for a file (see the module docstring)
-        alert = drift_event(doc)
+        # No Kafka offsets for a file (see the module docstring).
+        result = replace(self.closer.close(window, emitted_ms), source_offsets=())
+        alert = result.drift_event()
         self.summary.windows += 1
-        self.summary.statuses[str(doc["status"])] += 1
-        yield Document("window_result", doc, to_json(doc))
+        self.summary.statuses[result.status] += 1
+        yield Document(result)
         if alert is not None:
             self.summary.alerts += 1
-            yield Document("drift_event", alert, to_json(alert))
+            yield Document(alert)
 
     def _event(
         self, index: int, model_id: str, ts_ms: int, features: dict[str, Any], prediction: Any

@@ -1,28 +1,23 @@
-"""Closing a complete window: merge its partials, evaluate, assemble the documents.
+"""Closing a complete window: merge its partials, evaluate, and return the typed result.
 
 Pure, and shared by the live stream, replay and file analysis, so the three give the same
-bytes for the same events (apart from ``emitted_at``).
+results for the same events (apart from ``emitted_at``); each writes them with the same
+codecs (app.codecs), so the same bytes too.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
+from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
-from app.binning.histogram import HistogramOps
-from app.pipeline.results import (
-    SourceOffsets,
-    WindowSpan,
-    drift_event,
-    rfc3339_ms,
-    to_json,
-    window_result,
-)
+from app.binning.histogram import HistogramOps, WindowHistogram
+from app.pipeline.results import SourceOffsets, WindowResult, WindowSpan, rfc3339_ms
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, load_config
 from app.windows.merger import CompleteWindow
+from app.windows.partial import Counts
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +26,16 @@ def histogram_ops() -> HistogramOps:
     return HistogramOps()
 
 
+def histogram_of(baseline: Baseline, counts: Counts) -> WindowHistogram:
+    """A partial's histogram: the binner's own object in process; counts read from Kafka
+    (or a queue) are checked against the window's baseline and decoded here, once."""
+    if isinstance(counts, WindowHistogram):
+        return counts
+    return WindowHistogram.from_dict(baseline, counts.to_dict())
+
+
 class WindowCloser:
-    """Callable: (complete window, emitted-at ms) -> (result bytes, drift event bytes | None,
-    summary for metrics)."""
+    """``close``: (complete window, emitted-at ms) -> its ``WindowResult``."""
 
     def __init__(
         self,
@@ -57,8 +59,8 @@ class WindowCloser:
     ) -> WindowCloser:
         return cls(registry, window_seconds, source_topic, load_config(path) if path else None)
 
-    def document(self, window: CompleteWindow, emitted_ms: int) -> dict[str, Any]:
-        """The window-result document (a dict) of a complete window."""
+    def close(self, window: CompleteWindow, emitted_ms: int) -> WindowResult:
+        """The result of a complete window."""
         ids = sorted({p.baseline_id for p in window.partials})
         # Partials of one window normally share a baseline (it is chosen by window start).
         # If a new baseline reached one worker late, keep the majority's and say so.
@@ -77,14 +79,14 @@ class WindowCloser:
         baseline = self.registry.by_id(baseline_id)
         if baseline is None:
             raise KeyError(f"baseline {baseline_id} is not loaded")
-        hist = self.ops.merge(baseline, [p.hist for p in parts])
+        hist = self.ops.merge(baseline, [histogram_of(baseline, p.hist) for p in parts])
         evaluation = evaluate_window(baseline, hist, self.config.for_model(window.model_id))
         offsets = [
             SourceOffsets(self.source_topic, p.source_partition, p.first_offset, p.last_offset)
             for p in parts
             if p.first_offset is not None and p.last_offset is not None
         ]
-        return window_result(
+        return WindowResult.of(
             baseline,
             evaluation,
             WindowSpan(window.window_start_ms, self.window_seconds),
@@ -93,16 +95,3 @@ class WindowCloser:
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,
             source_offsets=offsets,
         )
-
-    def __call__(
-        self, window: CompleteWindow, emitted_ms: int
-    ) -> tuple[bytes, bytes | None, dict[str, Any]]:
-        doc = self.document(window, emitted_ms)
-        alert = drift_event(doc)
-        summary = {
-            "status": doc["status"],
-            "features": {
-                f["name"]: {**f.get("stats", {}), "drifted": f["drifted"]} for f in doc["features"]
-            },
-        }
-        return to_json(doc), (to_json(alert) if alert is not None else None), summary

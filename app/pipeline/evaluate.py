@@ -27,13 +27,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from app.baseline.model import Baseline
 from app.binning.histogram import WindowHistogram
+from app.codecs.window_result import window_result_document
 from app.contracts.decode import PREDICTION_FEATURE
 from app.files.readers import TIMESTAMP_COLUMN, detect_format, iter_records, text_to_float
-from app.pipeline.results import WindowSpan, window_result
+from app.pipeline.results import WindowResult, WindowSpan
 from app.stats.decision import WindowEvaluation, evaluate_window
 from app.stats.rules import DriftConfig
 
@@ -108,9 +110,18 @@ def _csv_number(value: object) -> object:
 
 @dataclass(frozen=True)
 class FileResult:
-    document: dict[str, Any]  # the window result (``source_offsets`` empty)
-    evaluation: WindowEvaluation  # the same, with which tests fired per feature
+    result: WindowResult  # ``source_offsets`` empty
     records: int
+
+    @property
+    def evaluation(self) -> WindowEvaluation:
+        """With which tests fired per feature (``FeatureResult.reasons``)."""
+        return self.result.evaluation
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The window-result document, as ``driftline evaluate --format json`` prints it."""
+        return window_result_document(self.result)
 
 
 def evaluate_file(
@@ -129,5 +140,5 @@ def evaluate_file(
     )
     rules = (config or DriftConfig()).for_model(baseline.model_id)
     evaluation = evaluate_window(baseline, window.hist, rules)
-    doc = window_result(baseline, evaluation, window.span, emitted_at=emitted_at)
-    return FileResult(doc, evaluation, window.records)
+    result = WindowResult.of(baseline, evaluation, window.span, emitted_at=emitted_at)
+    return FileResult(result, window.records)

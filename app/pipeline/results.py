@@ -1,11 +1,11 @@
-"""Window results and drift events as the documents of schemas/window-result.schema.json and
-schemas/drift-event.schema.json.
+"""Window results and drift events, typed: what closing a window produces and what the
+stream, replay and analysis pass on. Their documents (schemas/window-result.schema.json,
+schemas/drift-event.schema.json) are written only at the edges, by
+``app.codecs.window_result`` and ``app.codecs.drift_event``.
 
 Determinism: every field but ``emitted_at`` (passed in) is a function of the baseline,
-the window's counts and the rules. Features are sorted by name, dict keys are written in
-a fixed order, and all numbers are plain Python ints and floats, which orjson writes in
-their shortest round-trip form: equal inputs give byte-identical ``to_json`` output.
-Floats are not rounded (rounding would lose nothing useful but hide real differences).
+the window's counts and the rules. Features are sorted by name and source offsets by
+(topic, partition), so equal inputs give byte-identical documents.
 
 Ids: ``win-`` / ``alert-`` and the first 16 hex digits of
 sha256("model_id|baseline_id|window_start_ms|size_seconds") and of
@@ -15,17 +15,13 @@ sha256("alert|model_id|baseline_id|window_start_ms|size_seconds").
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import orjson
 
 from app.baseline.model import Baseline
-from app.stats.decision import FeatureResult, WindowEvaluation
+from app.stats.decision import FeatureResult, Severity, WindowEvaluation, WindowStatus
 
-SCHEMA_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -43,15 +39,6 @@ class WindowSpan:
     @property
     def end_ms(self) -> int:
         return self.start_ms + 1000 * self.size_seconds
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": rfc3339_ms(self.start_ms),
-            "end": rfc3339_ms(self.end_ms),
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "size_seconds": self.size_seconds,
-        }
 
 
 @dataclass(frozen=True)
@@ -83,118 +70,89 @@ def alert_id(model_id: str, baseline_id: str, span: WindowSpan) -> str:
     return "alert-" + _hex16(f"alert|{model_id}|{baseline_id}|{span.start_ms}|{span.size_seconds}")
 
 
-def _effect(f: FeatureResult) -> dict[str, Any] | None:
-    if f.effect is None:
-        return None
-    return {"name": f.effect.name, "value": f.effect.value, "threshold": f.effect.threshold}
+@dataclass(frozen=True)
+class WindowResult:
+    """One evaluated window of one model."""
+
+    model_id: str
+    model_version: str | None
+    baseline_id: str
+    span: WindowSpan
+    evaluation: WindowEvaluation
+    emitted_at: str  # RFC 3339
+    late_events: int = 0
+    partial: bool = False  # may miss events (a replay's edge): never alerts downstream
+    source_offsets: tuple[SourceOffsets, ...] = ()  # kept sorted by (topic, partition)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.source_offsets, key=lambda o: (o.topic, o.partition)))
+        object.__setattr__(self, "source_offsets", ordered)
+
+    @classmethod
+    def of(
+        cls,
+        baseline: Baseline,
+        evaluation: WindowEvaluation,
+        span: WindowSpan,
+        *,
+        emitted_at: str,
+        late_events: int = 0,
+        partial: bool = False,
+        source_offsets: Sequence[SourceOffsets] = (),
+    ) -> WindowResult:
+        """The result of evaluating a window's counts against ``baseline``."""
+        return cls(
+            baseline.model_id,
+            baseline.model_version,
+            baseline.baseline_id,
+            span,
+            evaluation,
+            emitted_at,
+            late_events,
+            partial,
+            tuple(source_offsets),
+        )
+
+    @property
+    def window_id(self) -> str:
+        return window_id(self.model_id, self.baseline_id, self.span)
+
+    @property
+    def status(self) -> WindowStatus:
+        return self.evaluation.status
+
+    @property
+    def severity(self) -> Severity:
+        return self.evaluation.severity
+
+    @property
+    def n_events(self) -> int:
+        return self.evaluation.n_events
+
+    @property
+    def features(self) -> tuple[FeatureResult, ...]:
+        return self.evaluation.features
+
+    def drift_event(self) -> DriftEvent | None:
+        """The drift event of this window, or None unless its status is drift."""
+        return DriftEvent(self) if self.status == "drift" else None
 
 
-def _feature(f: FeatureResult) -> dict[str, Any]:
-    return {
-        "name": f.name,
-        "role": f.role,
-        "type": f.type,
-        "status": f.status,
-        "n": f.n,
-        "null_count": f.null_count,
-        "test": f.test,
-        "p_value": f.p_value,
-        "p_value_adjusted": f.p_value_adjusted,
-        "effect": _effect(f),
-        "stats": f.stats.as_dict(),
-        "drifted": f.drifted,
-    }
+@dataclass(frozen=True)
+class DriftEvent:
+    """The alert of a drifted window, derived from its result so the two never disagree."""
 
+    result: WindowResult
 
-def window_result(
-    baseline: Baseline,
-    evaluation: WindowEvaluation,
-    span: WindowSpan,
-    *,
-    emitted_at: str,
-    late_events: int = 0,
-    partial: bool = False,
-    source_offsets: Sequence[SourceOffsets] = (),
-) -> dict[str, Any]:
-    """The window-result document of one evaluated window."""
-    ds = evaluation.dataset
-    c = evaluation.contract
-    offsets = sorted(source_offsets, key=lambda o: (o.topic, o.partition))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "window_result",
-        "window_id": window_id(baseline.model_id, baseline.baseline_id, span),
-        "model_id": baseline.model_id,
-        "model_version": baseline.model_version,
-        "baseline_id": baseline.baseline_id,
-        "window": span.to_dict(),
-        "partial": partial,
-        "n_events": evaluation.n_events,
-        "late_events": late_events,
-        "status": evaluation.status,
-        "severity": evaluation.severity,
-        "dataset": {
-            "n_features": ds.n_features,
-            "n_tested": ds.n_tested,
-            "n_drifted": ds.n_drifted,
-            "drifted_share": ds.drifted_share,
-            "prediction_drift": ds.prediction_drift,
-            "drifted": ds.drifted,
-        },
-        "features": [_feature(f) for f in evaluation.features],
-        "contract": {
-            "unavailable": list(c.unavailable),
-            "unknown": list(c.unknown),
-            "unknown_truncated": c.unknown_truncated,
-            "type_changed": list(c.type_changed),
-        },
-        "smoothing": {"method": "additive", "epsilon": evaluation.smoothing_epsilon},
-        "source_offsets": [
-            {"topic": o.topic, "partition": o.partition, "first": o.first, "last": o.last}
-            for o in offsets
-        ],
-        "emitted_at": emitted_at,
-    }
+    def __post_init__(self) -> None:
+        if self.result.status != "drift":
+            raise ValueError(f"no drift event for a window with status {self.result.status!r}")
 
+    @property
+    def alert_id(self) -> str:
+        r = self.result
+        return alert_id(r.model_id, r.baseline_id, r.span)
 
-def drift_event(result: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The drift event of a window-result document, or None unless its status is drift.
-
-    Built from the window result itself so the two can never disagree.
-    """
-    if result["status"] != "drift":
-        return None
-    window = result["window"]
-    span = WindowSpan(window["start_ms"], window["size_seconds"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "drift_event",
-        "alert_id": alert_id(result["model_id"], result["baseline_id"], span),
-        "window_id": result["window_id"],
-        "model_id": result["model_id"],
-        "model_version": result["model_version"],
-        "baseline_id": result["baseline_id"],
-        "window": dict(window),
-        "severity": result["severity"],
-        "n_events": result["n_events"],
-        "dataset": dict(result["dataset"]),
-        "drifted_features": [
-            {
-                "name": f["name"],
-                "role": f["role"],
-                "type": f["type"],
-                "test": f["test"],
-                "p_value_adjusted": f["p_value_adjusted"],
-                "effect": f["effect"],
-            }
-            for f in result["features"]
-            if f["drifted"]
-        ],
-        "source_offsets": list(result["source_offsets"]),
-        "emitted_at": result["emitted_at"],
-    }
-
-
-def to_json(doc: Mapping[str, Any]) -> bytes:
-    """The document's bytes (deterministic: keys in construction order, shortest floats)."""
-    return orjson.dumps(doc)
+    @property
+    def drifted_features(self) -> tuple[FeatureResult, ...]:
+        return tuple(f for f in self.result.features if f.drifted)

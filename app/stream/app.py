@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     # Stage 1 runs on its own batch consumer (see app.stream.bin_stage for why), stage 2 as an
     # agent; both in this worker process.
     first = BinStage(settings, registry, histogram_ops(), metrics, live=live)
-    second = MergeStage(app, settings, closer, metrics)
+    second = MergeStage(app, settings, closer.close, metrics)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def stage1() -> None:

@@ -38,6 +38,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from app.baseline.registry import BaselineRegistry
+from app.codecs.partials import encode_output
+from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Rejected, SourceRecord, fold_record
@@ -45,7 +47,7 @@ from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
-from app.windows.binner import PartitionBinner, WatermarkAdvanced, output_to_dict
+from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.checkpoint import (
     caught_up,
     checkpoint_due,
@@ -215,7 +217,7 @@ class BinStage:
         # partials it completes (the merger relies on it).
         partials = self.settings.topic_partials
         for out in outputs:
-            value = orjson.dumps(output_to_dict(out))
+            value = encode_output(out)
             if isinstance(out, Partial):
                 q = route(out.model_id, out.window_start_ms, self.n)
                 await self._send(partials, value, out.model_id.encode(), q)
@@ -297,7 +299,7 @@ class BinStage:
         snapshots = [
             await self.producer.send(
                 self.state_topic,
-                self.owned[p].binner.to_bytes(),
+                snapshot_to_bytes(self.owned[p].binner),
                 key=snapshot_key(p),
                 partition=p,
             )
@@ -357,7 +359,7 @@ class BinStage:
                 binner = PartitionBinner(p, self.spec, self.ops, self.registry.choose)
                 raw = snapshots.get(p)
                 if raw is not None:
-                    binner.restore(raw, self.registry.by_id)
+                    restore_snapshot(binner, raw, self.registry.by_id)
                 self.owned[p] = Owned(binner, last_checkpoint=now, last_activity=now)
                 start = next_offset(binner.applied_offset)
                 if start is not None:

@@ -15,10 +15,20 @@ from typing import Any
 import faust
 import orjson
 
+from app.codecs.drift_event import encode_drift_event
+from app.codecs.partials import decode_output
+from app.codecs.stage2_state import (
+    pending_to_bytes,
+    restore_pending,
+    restore_watermarks,
+    watermarks_to_bytes,
+)
+from app.codecs.window_result import encode_window_result
 from app.config import Settings
+from app.pipeline.results import WindowResult
 from app.stream.gap_reader import GapReader
 from app.stream.metrics import DriftlineMetrics
-from app.windows.binner import WatermarkAdvanced, output_from_dict
+from app.windows.binner import WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -29,8 +39,8 @@ RAW: faust.Schema[bytes, bytes] = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
 
-# (complete window, emitted-at ms) -> (window result bytes, drift event bytes or None, summary)
-Closer = Callable[[CompleteWindow, int], tuple[bytes, bytes | None, dict[str, Any]]]
+# (complete window, emitted-at ms) -> its result (WindowCloser.close)
+Closer = Callable[[CompleteWindow, int], WindowResult]
 
 
 class MergeStage:
@@ -68,9 +78,9 @@ class MergeStage:
                 if kq != q or raw is None:
                     continue
                 if kind == "wm":
-                    merger.restore_watermarks(raw)
+                    restore_watermarks(merger, raw)
                 else:
-                    merger.restore_pending(raw)
+                    restore_pending(merger, raw)
             self.mergers[q] = merger
         return merger
 
@@ -102,41 +112,34 @@ class MergeStage:
         if merger.applied_offset is not None and offset <= merger.applied_offset:
             return  # already in the state (redelivery)
         merger.applied_offset = offset
-        out = output_from_dict(orjson.loads(value)) if value is not None else None
+        out = decode_output(value) if value is not None else None
         if isinstance(out, Partial):
             key = (out.model_id, out.window_start_ms)
             if merger.on_partial(out):
-                self.stage2[orjson.dumps([q, "p", *key])] = merger.pending_to_bytes(key)
+                self.stage2[orjson.dumps([q, "p", *key])] = pending_to_bytes(merger, key)
             else:
                 self.metrics.duplicates.inc()
-            self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
+            self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
             return
         done: list[CompleteWindow] = []
         if isinstance(out, WatermarkAdvanced):
             done = merger.on_watermark(out.source_partition, out.closed_upto_ms)
-        self.stage2[orjson.dumps([q, "wm"])] = merger.watermarks_to_bytes()
+        self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
         for window in done:
             await self._close(window)
             del self.stage2[orjson.dumps([q, "p", window.model_id, window.window_start_ms])]
 
     async def _close(self, window: CompleteWindow) -> None:
         emitted_ms = int(time.time() * 1000)
-        result, alert, summary = self.closer(window, emitted_ms)
+        result = self.closer(window, emitted_ms)
         key = window.model_id.encode()
-        await self.windows.send(key=key, value=result)
+        await self.windows.send(key=key, value=encode_window_result(result))
+        alert = result.drift_event()
         if alert is not None:
-            await self.alerts.send(key=key, value=alert)
-            self.metrics.alerts.inc(model=window.model_id)
-        m = window.model_id
-        self.metrics.windows_closed.inc(model=m, status=str(summary.get("status", "")))
+            await self.alerts.send(key=key, value=encode_drift_event(alert))
+            self.metrics.alerts.inc(model=result.model_id)
         lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
-        self.metrics.close_lag.set(lag_s, model=m)
-        for feature, stats in summary.get("features", {}).items():
-            for stat, value in stats.items():
-                if stat == "drifted":
-                    self.metrics.feature_drifted.set(float(value), model=m, feature=feature)
-                elif isinstance(value, int | float):
-                    self.metrics.feature_stat.set(value, model=m, feature=feature, statistic=stat)
+        self.metrics.window_closed(result, lag_s)
 
     # -- rebalance -----------------------------------------------------------------------
     def forget_all(self) -> None:

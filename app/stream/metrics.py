@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from app.pipeline.results import WindowResult
+
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -105,3 +107,13 @@ class DriftlineMetrics:
         self.feature_drifted = r.gauge(
             "driftline_feature_drifted", "1 if the feature drifted in the model's latest window."
         )
+
+    def window_closed(self, result: WindowResult, close_lag_s: float) -> None:
+        """A window result went out ``close_lag_s`` after the window's end."""
+        m = result.model_id
+        self.windows_closed.inc(model=m, status=result.status)
+        self.close_lag.set(close_lag_s, model=m)
+        for f in result.features:
+            for stat, value in f.stats.as_dict().items():
+                self.feature_stat.set(value, model=m, feature=f.name, statistic=stat)
+            self.feature_drifted.set(float(f.drifted), model=m, feature=f.name)

@@ -25,6 +25,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from app.baseline.codec import baseline_from_dict, baseline_to_dict
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
+from app.codecs.drift_event import encode_drift_event
+from app.codecs.partition_run import runs_from_bytes, runs_to_bytes
+from app.codecs.window_result import encode_window_result
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.errors import DriftlineError
@@ -34,7 +37,7 @@ from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.baseline_feed import BaselineFeed
-from app.windows.binner import PartitionBinner, output_from_dict, output_to_dict
+from app.windows.binner import PartitionBinner
 
 
 @dataclass(frozen=True)
@@ -203,36 +206,7 @@ def _one(
 
 def _child(job: Job, progress: Synchronized[int], out: Any) -> None:
     runs = asyncio.run(bin_partitions(job, progress))
-    out.put(orjson.dumps([_run_to_dict(r) for r in runs]))
-
-
-def _run_to_dict(run: PartitionRun) -> dict[str, Any]:
-    return {
-        "partition": run.partition,
-        "outputs": [output_to_dict(o) for o in run.outputs],
-        "truncated_start": run.truncated_start,
-        "truncated_end": run.truncated_end,
-        "first_ts_ms": run.first_ts_ms,
-        "last_ts_ms": run.last_ts_ms,
-        "events": run.events,
-        "invalid": run.invalid,
-        "late": run.late,
-    }
-
-
-def _run_from_dict(d: dict[str, Any]) -> PartitionRun:
-    outputs = [out for o in d["outputs"] if (out := output_from_dict(o)) is not None]
-    return PartitionRun(
-        d["partition"],
-        outputs,
-        d["truncated_start"],
-        d["truncated_end"],
-        d["first_ts_ms"],
-        d["last_ts_ms"],
-        d["events"],
-        dict(d["invalid"]),
-        d["late"],
-    )
+    out.put(runs_to_bytes(runs))
 
 
 def run_jobs(jobs: list[Job], progress: Synchronized[int]) -> list[PartitionRun]:
@@ -247,7 +221,7 @@ def run_jobs(jobs: list[Job], progress: Synchronized[int]) -> list[PartitionRun]
     runs: list[PartitionRun] = []
     try:
         for _ in procs:
-            runs.extend(_run_from_dict(d) for d in orjson.loads(queue.get()))
+            runs.extend(runs_from_bytes(queue.get()))
         for proc in procs:
             proc.join()
             if proc.exitcode != 0:
@@ -273,14 +247,15 @@ async def emit(
     closer.partial_windows = frozenset(flagged)
     async with kafka.started(kafka.producer(settings), settings) as producer:
         for window in windows:
-            result, alert, _ = closer(window, int(time.time() * 1000))
+            result = closer.close(window, int(time.time() * 1000))
             key = window.model_id.encode()
-            await producer.send(windows_topic, result, key=key)
+            await producer.send(windows_topic, encode_window_result(result), key=key)
             summary.windows += 1
-            if (window.model_id, window.window_start_ms) in flagged:
+            alert = result.drift_event()
+            if result.partial:
                 summary.partial_windows += 1
             elif alert is not None:
-                await producer.send(alerts_topic, alert, key=key)
+                await producer.send(alerts_topic, encode_drift_event(alert), key=key)
                 summary.alerts += 1
         await producer.flush()
 

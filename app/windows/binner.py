@@ -1,10 +1,11 @@
 """Stage 1: one source partition's open windows, its watermark and its applied offset.
 
-Exactness. The whole state of a source partition is one snapshot (``to_bytes``) that the
-stream layer writes to the stage-1 snapshot topic before it commits the events folded into
-it. After a crash or rebalance the snapshot comes back with ``applied_offset``; redelivered
-events at or below it are skipped, so nothing is counted twice, and nothing whose offset
-was committed is lost, because commits never pass the last snapshot.
+Exactness. The whole state of a source partition is one snapshot (its bytes:
+``app.codecs.stage1_snapshot``) that the stream layer writes to the stage-1 snapshot topic
+before it commits the events folded into it. After a crash or rebalance the snapshot comes
+back with ``applied_offset``; redelivered events at or below it are skipped, so nothing is
+counted twice, and nothing whose offset was committed is lost, because commits never pass
+the last snapshot.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from app.baseline.model import Baseline
 from app.windows.partial import Accumulator, AccumulatorOps, Partial
@@ -30,20 +29,7 @@ class WatermarkAdvanced:
     closed_upto_ms: int
 
 
-def output_to_dict(out: Partial | WatermarkAdvanced) -> dict[str, Any]:
-    """The partials-topic message of one stage-1 output, the same for live and replay."""
-    if isinstance(out, Partial):
-        return {"type": "partial", **out.to_dict()}
-    return {"type": "wm", "source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
-
-
-def output_from_dict(d: dict[str, Any]) -> Partial | WatermarkAdvanced | None:
-    """The inverse of output_to_dict; None for a message of any other type."""
-    if d.get("type") == "partial":
-        return Partial.from_dict(d)
-    if d.get("type") == "wm":
-        return WatermarkAdvanced(int(d["source"]), int(d["closed_upto_ms"]))
-    return None
+Output = Partial | WatermarkAdvanced
 
 
 class PartitionBinner:
@@ -123,7 +109,7 @@ class PartitionBinner:
         if baseline is None:
             raise KeyError(f"no baseline for model {model_id!r}")
         acc = self.ops.new(baseline)
-        entry = (Partial(model_id, start, self.partition, baseline.baseline_id, {}), acc, baseline)
+        entry = (Partial(model_id, start, self.partition, baseline.baseline_id, acc), acc, baseline)
         self._open[key] = entry
         return entry
 
@@ -138,42 +124,34 @@ class PartitionBinner:
         out: list[Partial | WatermarkAdvanced] = []
         for key in sorted(k for k in self._open if self.spec.end_of(k[1]) <= closed):
             partial, acc, _ = self._open.pop(key)
-            partial.hist = acc.to_dict()
+            acc.flush()  # handed on as it is (its hist), never added to again
             out.append(partial)
         out.append(WatermarkAdvanced(self.partition, closed))
         return out
 
-    # -- persistence -------------------------------------------------------------------
-    def to_bytes(self) -> bytes:
-        partials = []
-        for partial, acc, _ in self._open.values():
-            partial.hist = acc.to_dict()
-            partials.append(partial.to_dict())
-        return orjson.dumps(
-            {
-                "v": 1,
-                "partition": self.partition,
-                "max_ts_ms": self.max_ts_ms,
-                "applied_offset": self.applied_offset,
-                "closed_upto_ms": self.closed_upto_ms,
-                "late_total": self.late_total,
-                "open": partials,
-            }
-        )
+    # -- persistence (the bytes: app.codecs.stage1_snapshot) ----------------------------
+    def open_partials(self) -> list[Partial]:
+        """The open windows' partials, in the order they opened (their hist: the accumulator)."""
+        return [partial for partial, _, _ in self._open.values()]
 
-    def restore(self, raw: bytes, baselines_by_id: Callable[[str], Baseline | None]) -> None:
-        d = orjson.loads(raw)
-        self.max_ts_ms = d["max_ts_ms"]
-        self.applied_offset = d["applied_offset"]
-        self.closed_upto_ms = d["closed_upto_ms"]
-        self.late_total = d["late_total"]
+    def resume(
+        self,
+        *,
+        max_ts_ms: int | None,
+        applied_offset: int | None,
+        closed_upto_ms: int | None,
+        late_total: int,
+        open_windows: list[tuple[Partial, Accumulator, Baseline]],
+    ) -> None:
+        """Continue from a snapshot: the clocks and the open windows it holds, each with its
+        accumulator restored (which the partial carries as its hist)."""
+        self.max_ts_ms = max_ts_ms
+        self.applied_offset = applied_offset
+        self.closed_upto_ms = closed_upto_ms
+        self.late_total = late_total
         self._open = {}
-        for pd in d["open"]:
-            partial = Partial.from_dict(pd)
-            baseline = baselines_by_id(partial.baseline_id)
-            if baseline is None:
-                raise KeyError(f"baseline {partial.baseline_id} of a restored window is unknown")
-            acc = self.ops.load(baseline, partial.hist)
+        for partial, acc, baseline in open_windows:
+            partial.hist = acc
             self._open[(partial.model_id, partial.window_start_ms)] = (partial, acc, baseline)
 
     @property

@@ -9,13 +9,13 @@ arrives here, p's partials for the windows it covers have arrived too.
 Replacing, not adding: a redelivered partial (at-least-once) replaces the copy kept for its
 source partition, so duplicates cannot double-count. A partial for a window that is
 already complete is a duplicate of one that was merged, and is ignored.
+
+The stream layer keeps the state in its ``stage2`` table (bytes: app.codecs.stage2_state).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import orjson
 
 from app.windows.partial import Partial
 
@@ -84,28 +84,3 @@ class WindowMerger:
             parts = self.pending.pop(key)
             out.append(CompleteWindow(key[0], key[1], tuple(parts[p] for p in sorted(parts))))
         return out
-
-    # -- persistence (the stream layer stores each piece under its own table key) ---------
-    def watermarks_to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {"v": 1, "closed_upto": self.closed_upto, "applied_offset": self.applied_offset}
-        )
-
-    def restore_watermarks(self, raw: bytes) -> None:
-        doc = orjson.loads(raw)
-        self.applied_offset = doc.get("applied_offset")
-        values = doc["closed_upto"]
-        if len(values) != self.sources:
-            raise ValueError(
-                f"stored watermarks for {len(values)} sources, expected {self.sources}"
-            )
-        self.closed_upto = values
-
-    def pending_to_bytes(self, key: tuple[str, int]) -> bytes:
-        return orjson.dumps([p.to_dict() for _, p in sorted(self.pending.get(key, {}).items())])
-
-    def restore_pending(self, raw: bytes) -> None:
-        for d in orjson.loads(raw):
-            partial = Partial.from_dict(d)
-            key = (partial.model_id, partial.window_start_ms)
-            self.pending.setdefault(key, {})[partial.source_partition] = partial

@@ -13,8 +13,9 @@ import orjson
 
 from app.baseline.model import Baseline, FeatureBaseline
 from app.binning.histogram import WindowHistogram
+from app.codecs.window_result import encode_window_result
 from app.contracts.decode import decode_event
-from app.pipeline.results import WindowSpan, to_json, window_result
+from app.pipeline.results import WindowResult, WindowSpan
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig
 from tests.factories import categorical_from_values, make_baseline, numeric_from_values
@@ -140,7 +141,7 @@ def run() -> None:
         start = time.perf_counter()
         ev = evaluate_window(wide, hist, rules)
         mid = time.perf_counter()
-        to_json(window_result(wide, ev, span, emitted_at="2026-11-27T08:00:00Z"))
+        encode_window_result(WindowResult.of(wide, ev, span, emitted_at="2026-11-27T08:00:00Z"))
         t_eval.append(mid - start)
         t_doc.append(time.perf_counter() - mid)
     print(

@@ -269,8 +269,8 @@ def test_ops_fit_the_window_accumulator_protocol() -> None:
     a.add_event({"x": 1.0}, 0.5)
     b = ops.load(BASELINE, a.to_dict())
     b.add_event({"x": 3.0}, 0.5)
-    merged = ops.merge(BASELINE, [a.to_dict(), b.to_dict()])
-    assert merged.n_events == 3
+    merged = ops.merge(BASELINE, [a, b])
+    assert merged.n_events == 3 and (a.n_events, b.n_events) == (1, 2)  # parts unchanged
     assert _row(merged, "x") == [0, 0, 0, 0, 0, 2, 1, 0]
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from app.baseline.model import Baseline
 from app.cli import cli
+from app.codecs.window_result import span_document
 from app.contracts.schemas import validate
 from app.pipeline.evaluate import evaluate_file, span_of
 from app.pipeline.results import WindowSpan
@@ -114,7 +115,9 @@ def test_cli_json_and_table_on_drifted_events(
     doc = orjson.loads(run.stdout)
     validate("window-result", doc)
     assert doc["status"] == "drift"
-    assert doc["window"] == WindowSpan(START_MS, 3500).to_dict()  # 07:00:00.250 .. 07:58:19.550
+    assert doc["window"] == span_document(
+        WindowSpan(START_MS, 3500)
+    )  # 07:00:00.250 .. 07:58:19.550
     age = next(f for f in doc["features"] if f["name"] == "age")
     assert age["drifted"] and age["test"] == "ks"
     table = CliRunner().invoke(

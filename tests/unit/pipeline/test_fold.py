@@ -12,6 +12,7 @@ import pytest
 
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps
+from app.codecs.stage1_snapshot import snapshot_to_bytes
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Folded, Rejected, fold_record
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
@@ -99,19 +100,21 @@ def test_valid_events_are_folded_into_their_model_and_window_with_exact_bin_coun
     for x in xs:
         expected_cells[bin_index(edges, x)] += 1
     assert expected_cells == [0, 2, 1, 1]
+    assert isinstance(partial, Partial)
+    assert partial.hist.to_dict() == {
+        "v": 1,
+        "baseline_id": "bl-00000000000000aa",
+        "n_events": 4,
+        "features": {"x": [0, 0, 0, *expected_cells]},  # nulls, unseen, mismatched, cells
+        "unknown": {},
+        "unknown_truncated": False,
+    }
     assert partial == Partial(
         model_id="m",
         window_start_ms=T0,
         source_partition=PARTITION,
         baseline_id="bl-00000000000000aa",
-        hist={
-            "v": 1,
-            "baseline_id": "bl-00000000000000aa",
-            "n_events": 4,
-            "features": {"x": [0, 0, 0, *expected_cells]},  # nulls, unseen, mismatched, cells
-            "unknown": {},
-            "unknown_truncated": False,
-        },
+        hist=partial.hist,
         n_events=4,
         late_events=0,
         first_offset=100,
@@ -145,7 +148,7 @@ def test_events_of_several_models_on_one_stream_get_their_own_partials() -> None
             p.window_start_ms,
             p.baseline_id,
             p.n_events,
-            p.hist,
+            p.hist.to_dict(),
             p.first_offset,
             p.last_offset,
         )
@@ -167,7 +170,7 @@ def test_a_model_outside_the_selection_is_skipped_but_applied() -> None:
     assert fold(binner, registry, 1, event("b", T0), only_a) is None
     assert binner.applied_offset == 1
     [partial] = [o for o in binner.on_end() if isinstance(o, Partial)]
-    assert (partial.model_id, partial.n_events, partial.hist) == ("a", 1, {"x": 1})
+    assert (partial.model_id, partial.n_events, partial.hist.to_dict()) == ("a", 1, {"x": 1})
 
 
 # -- late events -----------------------------------------------------------------------------
@@ -194,7 +197,7 @@ def test_a_late_event_is_counted_in_the_current_window_not_added() -> None:
             p.window_start_ms,
             p.n_events,
             p.late_events,
-            p.hist,
+            p.hist.to_dict(),
             p.first_offset,
             p.last_offset,
         )
@@ -289,7 +292,7 @@ def test_a_bad_record_becomes_its_exact_dead_letter_and_touches_no_partial(
 ) -> None:
     binner, registry = counting_setup("m")
     fold(binner, registry, 4, event("m", T0 + 1000))
-    before = orjson.loads(binner.to_bytes())
+    before = orjson.loads(snapshot_to_bytes(binner))
     record = Record("predictions", PARTITION, 5, T0 + 7, b"key-1", value)
 
     result = fold(binner, registry, record.offset, record.value)
@@ -307,7 +310,7 @@ def test_a_bad_record_becomes_its_exact_dead_letter_and_touches_no_partial(
         "received_at": "2026-01-01T00:00:09.250Z",
     }
     # Applied (a redelivery is recognised), and nothing else changed.
-    after = orjson.loads(binner.to_bytes())
+    after = orjson.loads(snapshot_to_bytes(binner))
     assert after["applied_offset"] == 5
     assert {**after, "applied_offset": 4} == before
     assert before["open"][0]["n_events"] == 1

@@ -15,7 +15,7 @@ from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
 from tests.factories import make_baseline
-from tests.unit.windows.fakes import CountingOps
+from tests.unit.windows.fakes import CountingAccumulator, CountingOps
 
 SIZE = 1000
 SPEC = WindowSpec(size_ms=SIZE, lateness_ms=200)
@@ -86,7 +86,7 @@ def test_partials_of_several_partitions_merge_into_the_live_result() -> None:
         ("a", 3000, 1),
     ]
     a0 = windows[0]
-    assert [(p.source_partition, p.n_events, p.hist) for p in a0.partials] == [
+    assert [(p.source_partition, p.n_events, p.hist.to_dict()) for p in a0.partials] == [
         (0, 1, {"x": 1}),
         (1, 1, {"x": 1}),
     ]
@@ -120,7 +120,16 @@ def test_merge_equals_live_for_any_events(events: list[Event], seed: int) -> Non
 
 
 def partial(model: str, start: int, source: int, n: int) -> Partial:
-    return Partial(model, start, source, "bl", {"x": n}, n_events=n, first_offset=0, last_offset=n)
+    return Partial(
+        model,
+        start,
+        source,
+        "bl",
+        CountingAccumulator({"x": n}),
+        n_events=n,
+        first_offset=0,
+        last_offset=n,
+    )
 
 
 def run(p: int, *outputs: Partial | WatermarkAdvanced) -> PartitionRun:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -15,16 +14,18 @@ from hypothesis import strategies as st
 
 from app.baseline.model import Baseline, FeatureBaseline, FeatureRole
 from app.binning.histogram import WindowHistogram, merge
+from app.codecs import to_json
+from app.codecs.drift_event import drift_event_document
+from app.codecs.window_result import span_document, window_result_document
 from app.contracts.schemas import validate
 from app.pipeline.results import (
+    DriftEvent,
     SourceOffsets,
+    WindowResult,
     WindowSpan,
     alert_id,
-    drift_event,
     rfc3339_ms,
-    to_json,
     window_id,
-    window_result,
 )
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, parse_config
@@ -69,15 +70,24 @@ def _hist(baseline: Baseline, events: list[tuple[dict[str, object], object]]) ->
     return h
 
 
-def _result(
-    events: list[tuple[dict[str, object], object]],
-    source_offsets: Sequence[SourceOffsets] = (),
-    late_events: int = 0,
-) -> dict[str, Any]:
+def _typed(events: list[tuple[dict[str, object], object]], **kw: object) -> WindowResult:
     bl = _baseline()
     ev = evaluate_window(bl, _hist(bl, events), DriftConfig().for_model(bl.model_id))
-    return window_result(
-        bl, ev, SPAN, emitted_at=EMITTED, source_offsets=source_offsets, late_events=late_events
+    return WindowResult.of(bl, ev, SPAN, emitted_at=EMITTED, **kw)  # type: ignore[arg-type]
+
+
+def _result(events: list[tuple[dict[str, object], object]], **kw: object) -> dict[str, Any]:
+    return window_result_document(_typed(events, **kw))
+
+
+def drift_event(doc_of: WindowResult) -> dict[str, Any] | None:
+    event = doc_of.drift_event()
+    return None if event is None else drift_event_document(event)
+
+
+def _document(bl: Baseline, hist: WindowHistogram, rules: Any) -> dict[str, Any]:
+    return window_result_document(
+        WindowResult.of(bl, evaluate_window(bl, hist, rules), SPAN, emitted_at=EMITTED)
     )
 
 
@@ -99,7 +109,7 @@ def test_ids_follow_the_contract() -> None:
 def test_times() -> None:
     assert rfc3339_ms(0) == "1970-01-01T00:00:00Z"
     assert rfc3339_ms(1_795_762_801_250) == "2026-11-27T07:00:01.250Z"
-    assert SPAN.to_dict() == {
+    assert span_document(SPAN) == {
         "start": "2026-11-27T07:00:00Z",
         "end": "2026-11-27T08:00:00Z",
         "start_ms": 1_795_762_800_000,
@@ -112,7 +122,8 @@ def test_times() -> None:
 
 def test_a_drifted_window_and_its_event_validate_against_the_schemas() -> None:
     offsets = [SourceOffsets("predictions", 1, 5, 9), SourceOffsets("predictions", 0, 10, 99)]
-    doc = _result(_events(1, 3000, drift=True), source_offsets=offsets, late_events=2)
+    result = _typed(_events(1, 3000, drift=True), source_offsets=offsets, late_events=2)
+    doc = window_result_document(result)
     validate("window-result", orjson.loads(to_json(doc)))
     assert doc["status"] == "drift" and doc["late_events"] == 2
     assert [o["partition"] for o in doc["source_offsets"]] == [0, 1]
@@ -125,7 +136,7 @@ def test_a_drifted_window_and_its_event_validate_against_the_schemas() -> None:
         "type_changed": [],
     }
     assert doc["smoothing"] == {"method": "additive", "epsilon": 0.5}
-    event = drift_event(doc)
+    event = drift_event(result)
     assert event is not None
     assert [f["name"] for f in event["drifted_features"]] == ["age", "country", "income"]
     assert event["window_id"] == doc["window_id"] and event["alert_id"].startswith("alert-")
@@ -146,8 +157,7 @@ def test_more_unknown_features_than_kept_are_reported_as_truncated() -> None:
 
 
 def test_a_feature_drifted_by_its_null_rate_alone_validates_in_a_drift_event() -> None:
-    doc = _result(_events(1, 3000, drift=False))  # "income" never arrives
-    event = drift_event(doc)
+    event = drift_event(_typed(_events(1, 3000, drift=False)))  # "income" never arrives
     assert event is not None
     assert event["drifted_features"] == [
         {
@@ -165,18 +175,17 @@ def test_a_feature_drifted_by_its_null_rate_alone_validates_in_a_drift_event() -
 def test_calm_and_small_windows_validate_and_emit_no_event() -> None:
     bl = _baseline()
     calm = [({**f, "income": f["age"]}, p) for f, p in _events(2, 3000, drift=False)]
-    doc = _result(calm)
+    result = _typed(calm)
+    doc = window_result_document(result)
     validate("window-result", orjson.loads(to_json(doc)))
-    assert doc["status"] == "ok" and doc["severity"] == "none" and drift_event(doc) is None
-    small = _result(calm[:10])
+    assert doc["status"] == "ok" and doc["severity"] == "none" and drift_event(result) is None
+    small_result = _typed(calm[:10])
+    small = window_result_document(small_result)
     validate("window-result", orjson.loads(to_json(small)))
-    assert small["status"] == "insufficient_data" and drift_event(small) is None
-    empty = window_result(
-        bl,
-        evaluate_window(bl, WindowHistogram.empty(bl), DriftConfig().for_model("x")),
-        SPAN,
-        emitted_at=EMITTED,
-    )
+    assert small["status"] == "insufficient_data" and drift_event(small_result) is None
+    with pytest.raises(ValueError, match="no drift event for a window with status 'ok'"):
+        DriftEvent(result)
+    empty = _document(bl, WindowHistogram.empty(bl), DriftConfig().for_model("x"))
     validate("window-result", orjson.loads(to_json(empty)))
     assert empty["n_events"] == 0
 
@@ -185,15 +194,14 @@ def test_output_is_byte_identical_whatever_the_order_and_partitioning() -> None:
     events = _events(3, 4000, drift=True)
     bl = _baseline()
     rules = DriftConfig().for_model(bl.model_id)
-    one = to_json(
-        window_result(bl, evaluate_window(bl, _hist(bl, events), rules), SPAN, emitted_at=EMITTED)
-    )
+    one = to_json(_document(bl, _hist(bl, events), rules))
     shuffled = list(events)
     random.Random(9).shuffle(shuffled)
     parts = [_hist(bl, shuffled[i::3]) for i in range(3)]
     merged = merge(merge(parts[2], parts[0]), parts[1])
     restored = WindowHistogram.from_dict(bl, orjson.loads(orjson.dumps(merged.to_dict())))
-    two = to_json(window_result(bl, evaluate_window(bl, restored, rules), SPAN, emitted_at=EMITTED))
+    two = to_json(_document(bl, restored, rules))
+    assert one == to_json(_document(bl, merged, rules))
     assert one == two
 
 
@@ -241,11 +249,15 @@ def test_any_counts_give_a_valid_document_without_nan_or_infinity(
 ) -> None:
     baseline, hist = case
     rules = parse_config(raw_config).for_model(baseline.model_id)
-    doc = window_result(baseline, evaluate_window(baseline, hist, rules), SPAN, emitted_at=EMITTED)
+    result = WindowResult.of(
+        baseline, evaluate_window(baseline, hist, rules), SPAN, emitted_at=EMITTED
+    )
+    doc = window_result_document(result)
     text = to_json(doc)
     validate("window-result", orjson.loads(text))
     for f in doc["features"]:
         assert all(math.isfinite(v) for v in f["stats"].values())
-    event = drift_event(doc)
+    event = drift_event(result)
+    assert (event is not None) == (doc["status"] == "drift")
     if event is not None:
         validate("drift-event", orjson.loads(to_json(event)))

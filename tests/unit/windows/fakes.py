@@ -10,13 +10,24 @@ from app.baseline.model import Baseline
 class CountingAccumulator:
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         self.data: dict[str, int] = dict(data or {})
+        self.flushed = False
 
     def add_event(self, features: dict[str, Any], prediction: Any) -> None:
         for name in features:
             self.data[name] = self.data.get(name, 0) + 1
 
+    def flush(self) -> None:
+        self.flushed = True
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.data)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CountingAccumulator):
+            return NotImplemented
+        return self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class CountingOps:
@@ -25,10 +36,3 @@ class CountingOps:
 
     def load(self, baseline: Baseline, data: dict[str, Any]) -> CountingAccumulator:
         return CountingAccumulator(data)
-
-    def merge(self, baseline: Baseline, parts: list[dict[str, Any]]) -> CountingAccumulator:
-        acc = CountingAccumulator()
-        for part in parts:
-            for k, v in part.items():
-                acc.data[k] = acc.data.get(k, 0) + v
-        return acc

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
+from app.codecs.stage2_state import (
+    pending_to_bytes,
+    restore_pending,
+    restore_watermarks,
+    watermarks_to_bytes,
+)
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
 from tests.factories import make_baseline
-from tests.unit.windows.fakes import CountingOps
+from tests.unit.windows.fakes import CountingAccumulator, CountingOps
 
 SPEC = WindowSpec(size_ms=1000, lateness_ms=200)
 BASELINES = {m: make_baseline(model_id=m) for m in ("a", "b")}
+
+
+def hist(data: dict[str, int]) -> CountingAccumulator:
+    return CountingAccumulator(data)
 
 
 def binner(p: int = 0) -> PartitionBinner:
@@ -35,7 +47,8 @@ def test_window_closes_when_watermark_passes_its_end() -> None:
     assert isinstance(partial, Partial) and isinstance(wm, WatermarkAdvanced)
     assert (partial.model_id, partial.window_start_ms, partial.n_events) == ("a", 0, 2)
     assert (partial.first_offset, partial.last_offset) == (0, 1)
-    assert partial.hist == {"x": 2}
+    assert partial.hist == CountingAccumulator({"x": 2})
+    assert isinstance(partial.hist, CountingAccumulator) and partial.hist.flushed
     assert wm == WatermarkAdvanced(0, 1000)
     assert b.open_windows == 1
 
@@ -74,18 +87,22 @@ def test_snapshot_restore_continues_identically() -> None:
     for off, m, ts, f in events[:17]:
         out_b += b.on_event(off, m, ts, f, 0)
     restored = binner()
-    restored.restore(b.to_bytes(), lambda _id: BASELINES["a"])
+    restore_snapshot(restored, snapshot_to_bytes(b), lambda _id: BASELINES["a"])
     for off, m, ts, f in events[10:]:  # redelivery from an older commit point
         if not restored.already_applied(off):
             out_b += restored.on_event(off, m, ts, f, 0)
     assert out_b == out_a
-    assert restored.to_bytes() == a.to_bytes()
+    assert snapshot_to_bytes(restored) == snapshot_to_bytes(a)
 
 
 def test_merger_waits_for_every_source_and_ignores_duplicates() -> None:
     m = WindowMerger(sources=2, window_size_ms=1000)
-    p0 = Partial("a", 0, 0, "bl", {"x": 3}, n_events=3, first_offset=0, last_offset=2)
-    p1 = Partial("a", 0, 1, "bl", {"x": 2}, n_events=2, first_offset=5, last_offset=6)
+    p0 = Partial(
+        "a", 0, 0, "bl", CountingAccumulator({"x": 3}), n_events=3, first_offset=0, last_offset=2
+    )
+    p1 = Partial(
+        "a", 0, 1, "bl", CountingAccumulator({"x": 2}), n_events=2, first_offset=5, last_offset=6
+    )
     assert m.on_partial(p0)
     assert m.on_partial(p0)  # redelivered: replaces, does not add
     assert m.on_watermark(0, 1000) == []
@@ -99,13 +116,21 @@ def test_merger_waits_for_every_source_and_ignores_duplicates() -> None:
 
 def test_merger_persistence_round_trip() -> None:
     m = WindowMerger(sources=2, window_size_ms=1000)
-    p0 = Partial("a", 0, 0, "bl", {"x": 3}, n_events=3, first_offset=0, last_offset=2)
+    p0 = Partial(
+        "a", 0, 0, "bl", CountingAccumulator({"x": 3}), n_events=3, first_offset=0, last_offset=2
+    )
     m.on_partial(p0)
     m.on_watermark(0, 1000)
     r = WindowMerger(sources=2, window_size_ms=1000)
-    r.restore_watermarks(m.watermarks_to_bytes())
-    r.restore_pending(m.pending_to_bytes(("a", 0)))
-    assert r.on_watermark(1, 1000) == m.on_watermark(1, 1000)
+    restore_watermarks(r, watermarks_to_bytes(m))
+    restore_pending(r, pending_to_bytes(m, ("a", 0)))
+    assert pending_to_bytes(r, ("a", 0)) == pending_to_bytes(m, ("a", 0))
+    [restored] = r.on_watermark(1, 1000)
+    [kept] = m.on_watermark(1, 1000)
+    # The restored copy carries its counts as read (decoded when the window closes).
+    assert [p.hist.to_dict() for p in restored.partials] == [{"x": 3}]
+    assert replace(restored, partials=kept.partials) == kept
+    assert [replace(p, hist=kept.partials[0].hist) for p in restored.partials] == [p0]
 
 
 def run_pipeline(
@@ -131,7 +156,7 @@ def run_pipeline(
 
     for p, log in enumerate(logs):
         b = binner(p)
-        snapshot, committed = b.to_bytes(), 0
+        snapshot, committed = snapshot_to_bytes(b), 0
         pos = 0
         while pos < len(log):
             offset = pos
@@ -140,10 +165,10 @@ def run_pipeline(
                 deliver(b.on_event(offset, model, ts, {"x": 1}, 0))
             pos += 1
             if crash_every and rng.random() < 1 / crash_every:
-                snapshot, committed = b.to_bytes(), pos  # flush, then commit
+                snapshot, committed = snapshot_to_bytes(b), pos  # flush, then commit
             if crash_every and rng.random() < 1 / crash_every:
                 b = binner(p)
-                b.restore(snapshot, lambda _id: BASELINES["a"])
+                restore_snapshot(b, snapshot, lambda _id: BASELINES["a"])
                 pos = rng.randint(0, committed)  # commits never pass the snapshot
         deliver(b.on_end())
     return sorted(results)
