@@ -117,8 +117,7 @@ def analyze(
     baseline = load_baseline(baseline_path)
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     options = AnalyzeOptions(
-        window_seconds=settings.window_seconds,
-        allowed_lateness_seconds=settings.allowed_lateness_seconds,
+        window=settings.window_spec(),
         fmt=input_format,
         config=load_config(settings.drift_config) if settings.drift_config else None,
         emitted_at_ms=emitted_ms,

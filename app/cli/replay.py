@@ -173,7 +173,7 @@ def replay(
         summary.dead_letters.update(run.invalid)
     closer = WindowCloser(
         registry,
-        settings.window_seconds,
+        settings.window_spec(),
         source,
         load_config(settings.drift_config) if settings.drift_config else None,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.codecs import to_json
-from app.pipeline.results import SourceOffsets, WindowResult, WindowSpan, rfc3339_ms
+from app.pipeline.results import SourceOffsets, WindowResult, rfc3339_ms
 from app.stats.decision import DatasetSummary, Effect, FeatureResult
+from app.windows.spec import WindowSpan
 
 SCHEMA_VERSION: Final = 1
 

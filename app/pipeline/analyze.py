@@ -94,8 +94,7 @@ ProgressHandler = Callable[[int], None]  # bytes (CSV, JSONL) or rows (Parquet) 
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
-    window_seconds: int
-    allowed_lateness_seconds: int
+    window: WindowSpec
     fmt: str | None = None  # csv, jsonl, parquet; None: from the extension
     config: DriftConfig | None = None
     emitted_at_ms: int | None = None  # None: the wall clock when each window closes
@@ -273,14 +272,12 @@ class _Run:
         self.on_progress = on_progress
         self.registry = BaselineRegistry()
         self.registry.add(baseline, 0)
-        self.spec = WindowSpec.from_seconds(
-            options.window_seconds, options.allowed_lateness_seconds
-        )
+        self.spec = options.window
         self.binner = PartitionBinner(0, self.spec, histogram_ops(), self.registry.choose)
-        self.merger = WindowMerger(1, self.spec.size_ms)
+        self.merger = WindowMerger(1, self.spec)
         # The topic name only labels source_offsets, which file analysis leaves empty.
         self.closer = WindowCloser(
-            self.registry, options.window_seconds, os.path.basename(path) or "file",
+            self.registry, self.spec, os.path.basename(path) or "file",
             options.config,
         )  # fmt: skip
         self.started = 0.0  # set when reading starts

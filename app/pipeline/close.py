@@ -13,11 +13,12 @@ from pathlib import Path
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps, WindowHistogram
-from app.pipeline.results import SourceOffsets, WindowResult, WindowSpan, rfc3339_ms
+from app.pipeline.results import SourceOffsets, WindowResult, rfc3339_ms
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, load_config
 from app.windows.merger import CompleteWindow
 from app.windows.partial import Counts
+from app.windows.spec import WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,14 @@ class WindowCloser:
     def __init__(
         self,
         registry: BaselineRegistry,
-        window_seconds: int,
+        spec: WindowSpec,
         source_topic: str,
         config: DriftConfig | None = None,
         *,
         partial_windows: frozenset[tuple[str, int]] = frozenset(),
     ) -> None:
         self.registry = registry
-        self.window_seconds = window_seconds
+        self.spec = spec
         self.source_topic = source_topic
         self.config = config or DriftConfig()
         self.ops = HistogramOps()
@@ -55,9 +56,9 @@ class WindowCloser:
 
     @classmethod
     def from_path(
-        cls, registry: BaselineRegistry, window_seconds: int, source_topic: str, path: Path | None
+        cls, registry: BaselineRegistry, spec: WindowSpec, source_topic: str, path: Path | None
     ) -> WindowCloser:
-        return cls(registry, window_seconds, source_topic, load_config(path) if path else None)
+        return cls(registry, spec, source_topic, load_config(path) if path else None)
 
     def close(self, window: CompleteWindow, emitted_ms: int) -> WindowResult:
         """The result of a complete window."""
@@ -89,7 +90,7 @@ class WindowCloser:
         return WindowResult.of(
             baseline,
             evaluation,
-            WindowSpan(window.window_start_ms, self.window_seconds),
+            self.spec.span(window.window_start_ms),
             emitted_at=rfc3339_ms(emitted_ms),
             late_events=window.late_events,
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,

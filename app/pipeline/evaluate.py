@@ -35,9 +35,10 @@ from app.binning.histogram import WindowHistogram
 from app.codecs.window_result import window_result_document
 from app.contracts.decode import PREDICTION_FEATURE
 from app.files.readers import TIMESTAMP_COLUMN, detect_format, iter_records, text_to_float
-from app.pipeline.results import WindowResult, WindowSpan
+from app.pipeline.results import WindowResult
 from app.stats.decision import WindowEvaluation, evaluate_window
 from app.stats.rules import DriftConfig
+from app.windows.spec import WindowSpan
 
 
 @dataclass(frozen=True)

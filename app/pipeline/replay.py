@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.windows.binner import WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
+from app.windows.spec import WindowSpec
 
 
 @dataclass
@@ -35,7 +36,7 @@ class PartitionRun:
     late: int = 0
 
 
-def partial_windows(runs: list[PartitionRun], window_size_ms: int) -> tuple[int | None, int | None]:
+def partial_windows(runs: list[PartitionRun]) -> tuple[int | None, int | None]:
     """(windows starting before this are partial, windows ending after this are partial)."""
     starts = [r.first_ts_ms for r in runs if r.truncated_start and r.first_ts_ms is not None]
     ends = [r.last_ts_ms for r in runs if r.truncated_end and r.last_ts_ms is not None]
@@ -47,10 +48,10 @@ def partial_windows(runs: list[PartitionRun], window_size_ms: int) -> tuple[int 
 
 
 def merge_runs(
-    runs: list[PartitionRun], partitions: int, window_size_ms: int
+    runs: list[PartitionRun], partitions: int, spec: WindowSpec
 ) -> tuple[list[CompleteWindow], set[tuple[str, int]]]:
     """Complete windows in close order, and the (model, start) keys of partial ones."""
-    merger = WindowMerger(partitions, window_size_ms)
+    merger = WindowMerger(partitions, spec)
     done: list[CompleteWindow] = []
     by_partition = {r.partition: r for r in runs}
     for p in range(partitions):
@@ -62,11 +63,11 @@ def merge_runs(
                 merger.on_partial(out)
             else:
                 done.extend(merger.on_watermark(out.source_partition, out.closed_upto_ms))
-    before, after = partial_windows(runs, window_size_ms)
+    before, after = partial_windows(runs)
     flagged = {
         (w.model_id, w.window_start_ms)
         for w in done
         if (before is not None and w.window_start_ms < before)
-        or (after is not None and w.window_start_ms + window_size_ms > after)
+        or (after is not None and spec.end_of(w.window_start_ms) > after)
     }
     return done, flagged

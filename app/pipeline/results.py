@@ -21,24 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from app.baseline.model import Baseline
 from app.stats.decision import FeatureResult, Severity, WindowEvaluation, WindowStatus
+from app.windows.spec import WindowSpan
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class WindowSpan:
-    """An event-time window [start_ms, start_ms + 1000 * size_seconds)."""
-
-    start_ms: int
-    size_seconds: int
-
-    def __post_init__(self) -> None:
-        if self.start_ms < 0 or self.size_seconds < 1:
-            raise ValueError(f"bad window: start_ms={self.start_ms}, size={self.size_seconds}s")
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + 1000 * self.size_seconds
 
 
 @dataclass(frozen=True)

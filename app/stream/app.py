@@ -53,7 +53,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     feed = BaselineFeed(settings, registry)
     metrics = DriftlineMetrics()
     closer = WindowCloser.from_path(
-        registry, settings.window_seconds, settings.topic_predictions, settings.drift_config
+        registry, settings.window_spec(), settings.topic_predictions, settings.drift_config
     )
     # Stage 1 runs on its own batch consumer (see app.stream.bin_stage for why), stage 2 as an
     # agent; both in this worker process.

@@ -57,7 +57,7 @@ from app.windows.checkpoint import (
     next_offset,
 )
 from app.windows.partial import AccumulatorOps, Partial
-from app.windows.spec import WindowSpec, route
+from app.windows.spec import route
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class BinStage:
         self.topic = s.topic_predictions
         self.state_topic = s.topic_stage1_state()
         self.n = s.partitions
-        self.spec = WindowSpec.from_seconds(s.window_seconds, s.allowed_lateness_seconds)
+        self.spec = s.window_spec()
         self.limits = DecodeLimits()
         # Processing a batch, a checkpoint and a rebalance callback never interleave.
         self.lock = asyncio.Lock()

@@ -31,7 +31,6 @@ from app.stream.metrics import DriftlineMetrics
 from app.windows.binner import WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
-from app.windows.spec import WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,7 @@ class MergeStage:
         self.settings = settings
         self.closer = closer
         self.metrics = metrics
-        self.spec = WindowSpec.from_seconds(
-            settings.window_seconds, settings.allowed_lateness_seconds
-        )
+        self.spec = settings.window_spec()
         self.n = settings.partitions
         self.partials = app.topic(settings.topic_partials, schema=RAW, partitions=self.n)
         self.windows = app.topic(settings.topic_windows, schema=RAW)
@@ -72,7 +69,7 @@ class MergeStage:
     def _merger(self, q: int) -> WindowMerger:
         merger = self.mergers.get(q)
         if merger is None:
-            merger = WindowMerger(self.n, self.spec.size_ms)
+            merger = WindowMerger(self.n, self.spec)
             for key, raw in list(self.stage2.items()):
                 kq, kind = orjson.loads(key)[:2]
                 if kq != q or raw is None:

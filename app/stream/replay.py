@@ -243,7 +243,7 @@ async def emit(
     summary: ReplaySummary,
 ) -> None:
     """Stage 2: merge, evaluate and produce every window (partial ones flagged, no alert)."""
-    windows, flagged = merge_runs(runs, partitions, closer.window_seconds * 1000)
+    windows, flagged = merge_runs(runs, partitions, closer.spec)
     closer.partial_windows = frozenset(flagged)
     async with kafka.started(kafka.producer(settings), settings) as producer:
         for window in windows:

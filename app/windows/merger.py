@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.windows.partial import Partial
+from app.windows.spec import WindowSpec
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ class CompleteWindow:
 class WindowMerger:
     """Pending windows and source watermarks of one partials partition."""
 
-    def __init__(self, sources: int, window_size_ms: int) -> None:
+    def __init__(self, sources: int, spec: WindowSpec) -> None:
         self.sources = sources
-        self.window_size_ms = window_size_ms
+        self.spec = spec
         self.closed_upto: list[int | None] = [None] * sources
         self.pending: dict[tuple[str, int], dict[int, Partial]] = {}
         self.duplicates_ignored = 0
@@ -57,7 +58,7 @@ class WindowMerger:
     def on_partial(self, partial: Partial) -> bool:
         """Keep a partial. Returns False when it was a duplicate of an already merged one."""
         horizon = self.horizon()
-        if horizon is not None and partial.window_start_ms + self.window_size_ms <= horizon:
+        if horizon is not None and self.spec.end_of(partial.window_start_ms) <= horizon:
             self.duplicates_ignored += 1
             return False
         key = (partial.model_id, partial.window_start_ms)
@@ -76,7 +77,7 @@ class WindowMerger:
         if horizon is None:
             return []
         done = sorted(
-            (k for k in self.pending if k[1] + self.window_size_ms <= horizon),
+            (k for k in self.pending if self.spec.end_of(k[1]) <= horizon),
             key=lambda k: (k[1], k[0]),
         )
         out = []

@@ -1,4 +1,10 @@
-"""Tumbling, epoch-aligned event-time windows. All times are integer epoch milliseconds."""
+"""Tumbling, epoch-aligned event-time windows. All times are integer epoch milliseconds.
+
+``WindowSpec`` is the rule (size and allowed lateness), built once from the settings
+(``Settings.window_spec``) and passed down; ``WindowSpan`` is one window of it, the unit a
+result and its ids are about (``WindowSpec.span``; ``driftline evaluate`` makes a span
+that covers a whole file).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,17 @@ class WindowSpec:
     def from_seconds(cls, size_s: int, lateness_s: int) -> WindowSpec:
         return cls(size_ms=size_s * 1000, lateness_ms=lateness_s * 1000)
 
+    @property
+    def size_seconds(self) -> int:
+        """The size in whole seconds, as results and ids state it."""
+        if self.size_ms % 1000:
+            raise ValueError(f"window size {self.size_ms} ms is not a whole number of seconds")
+        return self.size_ms // 1000
+
+    def span(self, start_ms: int) -> WindowSpan:
+        """The window starting at ``start_ms``."""
+        return WindowSpan(start_ms, self.size_seconds)
+
     def start_of(self, ts_ms: int) -> int:
         """Start of the window holding ``ts_ms`` (floor division keeps pre-1970 times aligned)."""
         return ts_ms - ts_ms % self.size_ms
@@ -40,6 +57,22 @@ class WindowSpec:
         if watermark_ms >= END_OF_TIME_MS:
             return END_OF_TIME_MS
         return self.start_of(watermark_ms)
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    """An event-time window [start_ms, start_ms + 1000 * size_seconds)."""
+
+    start_ms: int
+    size_seconds: int
+
+    def __post_init__(self) -> None:
+        if self.start_ms < 0 or self.size_seconds < 1:
+            raise ValueError(f"bad window: start_ms={self.start_ms}, size={self.size_seconds}s")
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + 1000 * self.size_seconds
 
 
 def route(model_id: str, window_start_ms: int, partitions: int) -> int:

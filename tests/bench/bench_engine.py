@@ -15,9 +15,10 @@ from app.baseline.model import Baseline, FeatureBaseline
 from app.binning.histogram import WindowHistogram
 from app.codecs.window_result import encode_window_result
 from app.contracts.decode import decode_event
-from app.pipeline.results import WindowResult, WindowSpan
+from app.pipeline.results import WindowResult
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig
+from app.windows.spec import WindowSpan
 from tests.factories import categorical_from_values, make_baseline, numeric_from_values
 
 EVENTS = 200_000

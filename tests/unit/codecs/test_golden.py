@@ -126,7 +126,7 @@ def pending(m: WindowMerger, key: tuple[str, int]) -> bytes:
 
 
 def close(window: CompleteWindow) -> tuple[bytes, bytes | None]:
-    result = WindowCloser(_registry(), 60, "predictions").close(window, EMITTED_MS)
+    result = WindowCloser(_registry(), SPEC, "predictions").close(window, EMITTED_MS)
     alert = result.drift_event()
     return encode_window_result(result), None if alert is None else encode_drift_event(alert)
 
@@ -144,7 +144,7 @@ def _lines(items: list[bytes]) -> bytes:
 
 
 def _merge(runs: list[list[Output]]) -> tuple[list[CompleteWindow], bytes]:
-    merger = WindowMerger(SOURCES, SPEC.size_ms)
+    merger = WindowMerger(SOURCES, SPEC)
     done: list[CompleteWindow] = []
     state = b""
     for outputs in runs:
@@ -241,7 +241,7 @@ def test_analyze_writes_the_golden_bytes(tmp_path: Path) -> None:
     ]
     path = tmp_path / "events.jsonl"
     path.write_bytes(_lines(lines))
-    analysis = analyze(path, BASELINE, AnalyzeOptions(60, 5, emitted_at_ms=EMITTED_MS))
+    analysis = analyze(path, BASELINE, AnalyzeOptions(SPEC, emitted_at_ms=EMITTED_MS))
     assert [d.kind for d in analysis.documents] == [
         "window_result",
         "drift_event",
@@ -270,7 +270,7 @@ def test_in_process_paths_hand_histograms_on_as_objects(
     monkeypatch.setattr(WindowHistogram, "to_dict", refuse)
     monkeypatch.setattr(WindowHistogram, "from_dict", refuse)
     windows, _ = _merge_only(runs)
-    results = [WindowCloser(_registry(), 60, "predictions").close(w, EMITTED_MS) for w in windows]
+    results = [WindowCloser(_registry(), SPEC, "predictions").close(w, EMITTED_MS) for w in windows]
     assert [r.status for r in results] == ["drift", "drift", "insufficient_data"]
     monkeypatch.undo()
     assert (
@@ -285,7 +285,7 @@ def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> No
     line = next(x for x in (GOLDEN / "partials.jsonl").read_bytes().splitlines() if b"hist" in x)
     first = decode_output(line)
     assert isinstance(first, Partial) and isinstance(first.hist, ReceivedCounts)
-    result = WindowCloser(_registry(), 60, "predictions").close(
+    result = WindowCloser(_registry(), SPEC, "predictions").close(
         CompleteWindow(first.model_id, first.window_start_ms, (first,)), EMITTED_MS
     )
     assert result.n_events == first.n_events == 600
@@ -295,11 +295,11 @@ def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> No
     assert isinstance(broken, Partial)
     window = CompleteWindow(broken.model_id, broken.window_start_ms, (broken,))
     with pytest.raises(ValueError, match="feature 'age': expected 15 counts"):
-        WindowCloser(_registry(), 60, "predictions").close(window, EMITTED_MS)
+        WindowCloser(_registry(), SPEC, "predictions").close(window, EMITTED_MS)
 
 
 def _merge_only(runs: list[list[Output]]) -> tuple[list[CompleteWindow], None]:
-    merger = WindowMerger(SOURCES, SPEC.size_ms)
+    merger = WindowMerger(SOURCES, SPEC)
     done: list[CompleteWindow] = []
     for outputs in runs:
         for out in outputs:

@@ -22,6 +22,7 @@ from app.contracts.schemas import validate
 from app.demo.traffic import Drift, events, write_training_csv
 from app.errors import InputError
 from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, analyze, iter_analysis
+from app.windows.spec import WindowSpec
 from tests.factories import TrainBaseline, write_csv_records, write_jsonl
 
 MODEL = "fraud-scorer"
@@ -29,13 +30,14 @@ PREDICTION = "fraud_probability"
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 WINDOW_S = 60
 LATENESS_S = 5
+SPEC = WindowSpec.from_seconds(WINDOW_S, LATENESS_S)
 WINDOWS = 4
 PER_WINDOW = 2000
 DRIFT_WINDOW = 2
 PLANTED = {"amount", "country", "is_new_device"}
 EMITTED = "2026-11-27T08:00:00Z"
 EMITTED_MS = parse_rfc3339_ms(EMITTED)
-OPTIONS = AnalyzeOptions(WINDOW_S, LATENESS_S, emitted_at_ms=EMITTED_MS)
+OPTIONS = AnalyzeOptions(SPEC, emitted_at_ms=EMITTED_MS)
 
 
 def window_start(i: int) -> int:
@@ -239,8 +241,7 @@ def test_csv_and_parquet_records_give_the_jsonl_events_window_results(
 
     expected = [d.data for d in analyze(scenario_jsonl, baseline, OPTIONS).documents]
     flat = AnalyzeOptions(
-        WINDOW_S,
-        LATENESS_S,
+        SPEC,
         emitted_at_ms=EMITTED_MS,
         prediction_column=PREDICTION,
         exclude=frozenset({"id"}),
@@ -267,9 +268,7 @@ def test_flat_records_with_bad_timestamps_are_reported_at_their_exact_lines(
     rows[30]["timestamp"] = "4102444800001"  # line 33: one ms past 2100-01-01
     file = write_csv_records(tmp_path / "bad.csv", rows)
     seen: list[tuple[int, str]] = []
-    options = AnalyzeOptions(
-        WINDOW_S, LATENESS_S, prediction_column=PREDICTION, exclude=frozenset({"id"})
-    )
+    options = AnalyzeOptions(SPEC, prediction_column=PREDICTION, exclude=frozenset({"id"}))
     analysis = analyze(file, baseline, options, on_invalid=lambda ln, r, _: seen.append((ln, r)))
     assert seen == [
         (13, "schema_violation"),
@@ -285,7 +284,7 @@ def test_records_of_another_model_are_skipped_and_counted(
 ) -> None:
     baseline, _ = trained
     file = write_csv_records(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
-    options = AnalyzeOptions(WINDOW_S, LATENESS_S, model_id="someone-else")
+    options = AnalyzeOptions(SPEC, model_id="someone-else")
     analysis = analyze(file, baseline, options)
     assert analysis.documents == []
     assert (analysis.summary.events, analysis.summary.skipped) == (0, {"someone-else": 10})
@@ -295,7 +294,7 @@ def test_user_mistakes_raise_input_errors(trained: tuple[Baseline, Path], tmp_pa
     baseline, _ = trained
     csv_file = write_csv_records(tmp_path / "r.csv", _flat_rows(scenario()[:10]))
     jsonl = write_jsonl(tmp_path / "e.jsonl", scenario()[:10])
-    plain = AnalyzeOptions(WINDOW_S, LATENESS_S)
+    plain = AnalyzeOptions(SPEC)
     mistakes = [
         (csv_file, replace(plain, timestamp_column="ts"), "no timestamp column 'ts'"),
         (csv_file, replace(plain, prediction_column="score"), "prediction column not found"),

@@ -18,7 +18,7 @@ from app.cli import cli
 from app.codecs.window_result import span_document
 from app.contracts.schemas import validate
 from app.pipeline.evaluate import evaluate_file, span_of
-from app.pipeline.results import WindowSpan
+from app.windows.spec import WindowSpan
 from tests.factories import TrainBaseline, write_csv_records, write_jsonl
 
 REPO = Path(__file__).resolve().parents[3]

@@ -38,7 +38,7 @@ def live_windows(runs: list[PartitionRun], partitions: int, seed: int) -> list[C
     """Stage 2 as a live worker runs it: partials routed to their partials partition,
     watermarks to every one, the source partitions' outputs interleaved in arrival order
     (each partition's own order kept)."""
-    mergers = [WindowMerger(partitions, SIZE) for _ in range(partitions)]
+    mergers = [WindowMerger(partitions, SPEC) for _ in range(partitions)]
     queues = [list(r.outputs) for r in runs]
     rng = random.Random(seed)
     done: list[CompleteWindow] = []
@@ -74,7 +74,7 @@ def test_partials_of_several_partitions_merge_into_the_live_result() -> None:
     ]
     runs = [bin_partition(p, events) for p in range(3)]
 
-    windows, flagged = merge_runs(runs, 3, SIZE)
+    windows, flagged = merge_runs(runs, 3, SPEC)
 
     assert flagged == set()
     assert [(w.model_id, w.window_start_ms, w.n_events) for w in windows] == [
@@ -92,7 +92,7 @@ def test_partials_of_several_partitions_merge_into_the_live_result() -> None:
     ]
     assert windows == by_window(live_windows(runs, 3, seed=1))
     # Which process binned which partition (the order of the runs) does not matter.
-    assert merge_runs(runs[::-1], 3, SIZE) == (windows, set())
+    assert merge_runs(runs[::-1], 3, SPEC) == (windows, set())
 
 
 @settings(max_examples=60, deadline=None)
@@ -106,7 +106,7 @@ def test_partials_of_several_partitions_merge_into_the_live_result() -> None:
 )
 def test_merge_equals_live_for_any_events(events: list[Event], seed: int) -> None:
     runs = [bin_partition(p, events) for p in range(4)]
-    windows, flagged = merge_runs(runs, 4, SIZE)
+    windows, flagged = merge_runs(runs, 4, SPEC)
     assert flagged == set()
     assert windows == by_window(live_windows(runs, 4, seed))
     # Every event is counted once: in its window, or as late in a later one.
@@ -140,14 +140,14 @@ def test_a_window_completes_only_when_every_source_partition_passed_its_end() ->
     p0 = run(0, partial("a", 0, 0, 3), partial("a", 1000, 0, 4), WatermarkAdvanced(0, 3000))
     # Partition 1 stands before the end of [0, 1000): nothing is complete.
     behind = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 0))
-    assert merge_runs([p0, behind], 2, SIZE) == ([], set())
+    assert merge_runs([p0, behind], 2, SPEC) == ([], set())
     # At exactly the end of [0, 1000): that window, and only that one, is complete.
     at_end = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 1000))
-    windows, _ = merge_runs([p0, at_end], 2, SIZE)
+    windows, _ = merge_runs([p0, at_end], 2, SPEC)
     assert windows == [CompleteWindow("a", 0, (partial("a", 0, 0, 3), partial("a", 0, 1, 2)))]
     # Past both ends: both, oldest first; [1000, 2000) holds partition 0's partial alone.
     past = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 1000), WatermarkAdvanced(1, 2000))
-    windows, _ = merge_runs([p0, past], 2, SIZE)
+    windows, _ = merge_runs([p0, past], 2, SPEC)
     assert [(w.window_start_ms, w.n_events, len(w.partials)) for w in windows] == [
         (0, 5, 2),
         (1000, 4, 1),
@@ -156,7 +156,7 @@ def test_a_window_completes_only_when_every_source_partition_passed_its_end() ->
 
 def test_every_source_partition_needs_a_run() -> None:
     with pytest.raises(ValueError, match=r"^no replay output for partition 1$"):
-        merge_runs([run(0, WatermarkAdvanced(0, 1000))], 2, SIZE)
+        merge_runs([run(0, WatermarkAdvanced(0, 1000))], 2, SPEC)
 
 
 # -- partial windows -------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def test_windows_cut_by_the_range_are_flagged() -> None:
     starts = (0, 1000, 2000, 3000, 4000)
     p0 = truncated(0, True, False, 1500, 4200, *(partial("a", s, 0, 1) for s in starts))
     p1 = truncated(1, False, True, 800, 3000, partial("b", 2000, 1, 1), partial("b", 3000, 1, 1))
-    windows, flagged = merge_runs([p0, p1], 2, SIZE)
+    windows, flagged = merge_runs([p0, p1], 2, SPEC)
     assert [(w.model_id, w.window_start_ms) for w in windows] == [
         ("a", 0),
         ("a", 1000),
@@ -207,4 +207,4 @@ def test_partial_window_bounds(
     expected: tuple[int | None, int | None],
 ) -> None:
     parts = [PartitionRun(p, [], s, e, first, last) for p, (s, e, first, last) in enumerate(runs)]
-    assert partial_windows(parts, SIZE) == expected
+    assert partial_windows(parts) == expected

@@ -22,13 +22,13 @@ from app.pipeline.results import (
     DriftEvent,
     SourceOffsets,
     WindowResult,
-    WindowSpan,
     alert_id,
     rfc3339_ms,
     window_id,
 )
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, parse_config
+from app.windows.spec import WindowSpan
 from tests.factories import categorical, make_baseline, numeric
 
 EMITTED = "2026-11-27T08:00:00.125Z"

@@ -6,10 +6,11 @@ import random
 
 from app.baseline.model import CategoricalProfile, FeatureBaseline, NumericProfile
 from app.binning.histogram import WindowHistogram
-from app.pipeline.results import WindowResult, WindowSpan
+from app.pipeline.results import WindowResult
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig
 from app.stream.metrics import DriftlineMetrics
+from app.windows.spec import WindowSpan
 from tests.factories import make_baseline
 
 

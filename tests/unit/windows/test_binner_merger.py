@@ -96,7 +96,7 @@ def test_snapshot_restore_continues_identically() -> None:
 
 
 def test_merger_waits_for_every_source_and_ignores_duplicates() -> None:
-    m = WindowMerger(sources=2, window_size_ms=1000)
+    m = WindowMerger(sources=2, spec=SPEC)
     p0 = Partial(
         "a", 0, 0, "bl", CountingAccumulator({"x": 3}), n_events=3, first_offset=0, last_offset=2
     )
@@ -115,13 +115,13 @@ def test_merger_waits_for_every_source_and_ignores_duplicates() -> None:
 
 
 def test_merger_persistence_round_trip() -> None:
-    m = WindowMerger(sources=2, window_size_ms=1000)
+    m = WindowMerger(sources=2, spec=SPEC)
     p0 = Partial(
         "a", 0, 0, "bl", CountingAccumulator({"x": 3}), n_events=3, first_offset=0, last_offset=2
     )
     m.on_partial(p0)
     m.on_watermark(0, 1000)
-    r = WindowMerger(sources=2, window_size_ms=1000)
+    r = WindowMerger(sources=2, spec=SPEC)
     restore_watermarks(r, watermarks_to_bytes(m))
     restore_pending(r, pending_to_bytes(m, ("a", 0)))
     assert pending_to_bytes(r, ("a", 0)) == pending_to_bytes(m, ("a", 0))
@@ -142,7 +142,7 @@ def run_pipeline(
     logs: list[list[tuple[int, str, int]]] = [[] for _ in range(partitions)]
     for i, (key, model, ts) in enumerate(events):
         logs[key % partitions].append((i, model, ts))
-    mergers = [WindowMerger(partitions, SPEC.size_ms) for _ in range(partitions)]
+    mergers = [WindowMerger(partitions, SPEC) for _ in range(partitions)]
     results: list[tuple[str, int, int, int]] = []
 
     def deliver(outputs: list[Partial | WatermarkAdvanced]) -> None:
