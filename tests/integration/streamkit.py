@@ -126,3 +126,16 @@ def metric(body: str, name: str, **labels: str) -> float:
         if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+# Driftline's topics (by setting, in settings order) and the cleanup policy each must have:
+# the baselines topic is compacted (the latest baseline per model wins), and so is stage 1's
+# snapshot topic (named after the app id, so not listed here).
+TOPIC_POLICIES = {
+    "DRIFTLINE_TOPIC_PREDICTIONS": "delete",
+    "DRIFTLINE_TOPIC_BASELINES": "compact",
+    "DRIFTLINE_TOPIC_WINDOWS": "delete",
+    "DRIFTLINE_TOPIC_ALERTS": "delete",
+    "DRIFTLINE_TOPIC_DEADLETTER": "delete",
+    "DRIFTLINE_TOPIC_PARTIALS": "delete",
+}

@@ -17,20 +17,12 @@ from app.demo.traffic import write_training_csv
 from app.pipeline.results import rfc3339_ms
 from tests.integration.conftest import REPO_ROOT
 from tests.integration.stream_scenario import BASE_MS, MODEL, PREDICTION, scenario_events
-from tests.integration.streamkit import produce
+from tests.integration.streamkit import TOPIC_POLICIES, produce
 
 if TYPE_CHECKING:
     from tests.integration.conftest import DriftlineCLI
 
 EXAMPLES = REPO_ROOT / "schemas" / "examples"
-POLICIES = {  # settings order, as topics list prints them
-    "DRIFTLINE_TOPIC_PREDICTIONS": "delete",
-    "DRIFTLINE_TOPIC_BASELINES": "compact",
-    "DRIFTLINE_TOPIC_WINDOWS": "delete",
-    "DRIFTLINE_TOPIC_ALERTS": "delete",
-    "DRIFTLINE_TOPIC_DEADLETTER": "delete",
-    "DRIFTLINE_TOPIC_PARTIALS": "delete",
-}
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -49,8 +41,8 @@ async def test_topics_list_before_and_after_create(
     driftline: DriftlineCLI, topic_env: dict[str, str], unique_prefix: str, kafka_bootstrap: str
 ) -> None:
     env = {**topic_env, "DRIFTLINE_PARTITIONS": "2", "DRIFTLINE_APP_ID": unique_prefix}
-    names = [env[k] for k in POLICIES] + [f"{unique_prefix}-stage1-state"]
-    policies = [*POLICIES.values(), "compact"]
+    names = [env[k] for k in TOPIC_POLICIES] + [f"{unique_prefix}-stage1-state"]
+    policies = [*TOPIC_POLICIES.values(), "compact"]
 
     before = json.loads(_ok(driftline.run(["topics", "list", "--json"], env)))
     assert before == [

@@ -7,19 +7,10 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from tests.integration.streamkit import TOPIC_POLICIES
+
 if TYPE_CHECKING:
     from tests.integration.conftest import DriftlineCLI
-
-# The env names and the policy each topic must have; the baselines topic is compacted (the
-# latest baseline per model wins), and so is stage 1's snapshot topic (named after the app id).
-EXPECTED_POLICY = {
-    "DRIFTLINE_TOPIC_PREDICTIONS": "delete",
-    "DRIFTLINE_TOPIC_BASELINES": "compact",
-    "DRIFTLINE_TOPIC_WINDOWS": "delete",
-    "DRIFTLINE_TOPIC_ALERTS": "delete",
-    "DRIFTLINE_TOPIC_DEADLETTER": "delete",
-    "DRIFTLINE_TOPIC_PARTIALS": "delete",
-}
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
@@ -49,7 +40,7 @@ async def test_create_twice_is_idempotent_with_exact_partitions_and_policies(
 ) -> None:
     env = {**topic_env, "DRIFTLINE_PARTITIONS": "3", "DRIFTLINE_APP_ID": unique_prefix}
     state = f"{env['DRIFTLINE_APP_ID']}-stage1-state"
-    names = [env[key] for key in EXPECTED_POLICY] + [state]
+    names = [env[key] for key in TOPIC_POLICIES] + [state]
 
     first = driftline.run(["topics", "create"], env=env)
     assert first.returncode == 0, first.stderr
@@ -65,7 +56,7 @@ async def test_create_twice_is_idempotent_with_exact_partitions_and_policies(
     # Checked with our own client, not the app's helper that did the creating.
     assert await _partition_counts(kafka_admin, names) == dict.fromkeys(names, 3)
     assert await _cleanup_policies(kafka_admin, names) == {
-        **{env[key]: policy for key, policy in EXPECTED_POLICY.items()},
+        **{env[key]: policy for key, policy in TOPIC_POLICIES.items()},
         state: "compact",
     }
 
