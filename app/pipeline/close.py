@@ -12,11 +12,11 @@ from typing import Any
 
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps
+from app.contracts.timestamps import format_rfc3339_ms
 from app.pipeline.results import (
     SourceOffsets,
     WindowSpan,
     drift_event,
-    rfc3339_ms,
     to_json,
     window_result,
 )
@@ -88,7 +88,7 @@ class WindowCloser:
             baseline,
             evaluation,
             WindowSpan(window.window_start_ms, self.window_seconds),
-            emitted_at=rfc3339_ms(emitted_ms),
+            emitted_at=format_rfc3339_ms(emitted_ms),
             late_events=window.late_events,
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,
             source_offsets=offsets,

@@ -3,7 +3,9 @@
 The records come from ``app.files.readers`` (CSV, JSONL prediction events or flat JSONL
 records, Parquet) and go through the same ``WindowHistogram`` and decision rule as the
 stream, so a file gives the statistics the live path would give for the same events.
-The file is taken to hold one model's events (the baseline's).
+The file is taken to hold one model's events (the baseline's). A JSONL prediction event
+the stream would dead-letter (the one rule, ``app.contracts.events``) is left out and
+listed in ``rejected`` with its line and reason.
 
 Values. JSONL and Parquet values keep their types. CSV cells are text: a numeric feature's
 cell is read with ``readers.text_to_float`` (the baseline builder's rule); a cell that is
@@ -32,6 +34,7 @@ from typing import Any
 from app.baseline.model import Baseline
 from app.binning.histogram import WindowHistogram
 from app.contracts.decode import PREDICTION_FEATURE
+from app.contracts.events import Rejected
 from app.files.readers import TIMESTAMP_COLUMN, detect_format, iter_records, text_to_float
 from app.pipeline.results import WindowSpan, window_result
 from app.stats.decision import WindowEvaluation, evaluate_window
@@ -45,6 +48,7 @@ class FileWindow:
     hist: WindowHistogram
     span: WindowSpan
     records: int
+    rejected: tuple[Rejected, ...] = ()  # JSONL lines that are not valid events
 
 
 def span_of(first_ms: int | None, last_ms: int | None) -> WindowSpan:
@@ -64,7 +68,7 @@ def histogram_of_file(
     exclude: Iterable[str] = (),
 ) -> FileWindow:
     """Bin every record of ``path`` into one window histogram. Raises ``InputError`` for
-    an unreadable or malformed file (with its line)."""
+    an unreadable or malformed file (with its line); invalid events are not errors."""
     kind = detect_format(path, fmt)
     numeric = {f.name for f in baseline.features if f.numeric is not None and f.role == "feature"}
     pred = baseline.feature(PREDICTION_FEATURE)
@@ -79,7 +83,8 @@ def histogram_of_file(
     first: int | None = None
     last: int | None = None
     records = 0
-    for _, record in iter_records(path, fmt=kind):
+    rejected: list[Rejected] = []
+    for _, record in iter_records(path, fmt=kind, on_rejected=rejected.append):
         records += 1
         ts = record.get(TIMESTAMP_COLUMN)
         if type(ts) is int:
@@ -96,7 +101,7 @@ def histogram_of_file(
             if coerce_prediction:
                 prediction = _csv_number(prediction)
         hist.add_event(features, prediction)
-    return FileWindow(hist, span_of(first, last), records)
+    return FileWindow(hist, span_of(first, last), records, tuple(rejected))
 
 
 def _csv_number(value: object) -> object:
@@ -111,6 +116,7 @@ class FileResult:
     document: dict[str, Any]  # the window result (``source_offsets`` empty)
     evaluation: WindowEvaluation  # the same, with which tests fired per feature
     records: int
+    rejected: tuple[Rejected, ...] = ()  # JSONL lines that are not valid events, left out
 
 
 def evaluate_file(
@@ -130,4 +136,4 @@ def evaluate_file(
     rules = (config or DriftConfig()).for_model(baseline.model_id)
     evaluation = evaluate_window(baseline, window.hist, rules)
     doc = window_result(baseline, evaluation, window.span, emitted_at=emitted_at)
-    return FileResult(doc, evaluation, window.records)
+    return FileResult(doc, evaluation, window.records, window.rejected)

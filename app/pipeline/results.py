@@ -17,16 +17,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from app.baseline.model import Baseline
+from app.contracts.timestamps import format_rfc3339_ms
 from app.stats.decision import FeatureResult, WindowEvaluation
 
 SCHEMA_VERSION = 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,8 @@ class WindowSpan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "start": rfc3339_ms(self.start_ms),
-            "end": rfc3339_ms(self.end_ms),
+            "start": format_rfc3339_ms(self.start_ms),
+            "end": format_rfc3339_ms(self.end_ms),
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "size_seconds": self.size_seconds,
@@ -62,13 +61,6 @@ class SourceOffsets:
     partition: int
     first: int
     last: int
-
-
-def rfc3339_ms(epoch_ms: int) -> str:
-    """Epoch milliseconds as RFC 3339 UTC text: whole seconds without a fraction, else .mmm."""
-    seconds, millis = divmod(epoch_ms, 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def _hex16(text: str) -> str:

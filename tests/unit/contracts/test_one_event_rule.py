@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 
 from app.baseline.build import BuildOptions, build_baseline
-from app.baseline.codec import dump_baseline
 from app.cli import cli
 from app.contracts import DeadLetterReason, DecodeError, decode_event
 from app.files.readers import TIMESTAMP_COLUMN, iter_records
@@ -95,7 +94,9 @@ def _analyze(path: Path) -> Verdict:
     return reason  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize(("ts", "verdict"), [c[1:] for c in JSON_CASES], ids=[c[0] for c in JSON_CASES])
+@pytest.mark.parametrize(
+    ("ts", "verdict"), [c[1:] for c in JSON_CASES], ids=[c[0] for c in JSON_CASES]
+)
 def test_a_json_event_gets_one_verdict_on_every_path(
     tmp_path: Path, ts: object, verdict: Verdict
 ) -> None:
@@ -139,7 +140,7 @@ def test_the_paths_give_the_same_message_too(tmp_path: Path) -> None:
     assert [(r.line, r.reason, r.message) for r in built] == [(2, *stream)]
     assert stream == (
         "schema_violation",
-        '$.timestamp: expected RFC 3339 text (e.g. 2026-11-27T07:00:01.250Z or '
+        "$.timestamp: expected RFC 3339 text (e.g. 2026-11-27T07:00:01.250Z or "
         '2026-11-27T08:00:01+01:00) or epoch milliseconds (integer >= 0), got string "yesterday"',
     )
 
@@ -206,7 +207,9 @@ def _analyze_flat(path: Path) -> Verdict:
     return _analyze(path)
 
 
-@pytest.mark.parametrize(("cell", "verdict"), [c[1:] for c in CSV_CASES], ids=[c[0] for c in CSV_CASES])
+@pytest.mark.parametrize(
+    ("cell", "verdict"), [c[1:] for c in CSV_CASES], ids=[c[0] for c in CSV_CASES]
+)
 def test_a_csv_record_gets_the_json_verdict_for_its_text(
     tmp_path: Path, cell: str, verdict: Verdict
 ) -> None:
@@ -248,9 +251,7 @@ def test_a_parquet_record_gets_the_json_verdict_for_its_type(
     table = pa.table({"timestamp": pa.array([value], arrow_type), "x": pa.array([0.5])})
     pq.write_table(table, tmp_path / "a.parquet")
     assert _analyze_flat(tmp_path / "a.parquet") == verdict
-    if not pa.types.is_timestamp(arrow_type) and not (
-        isinstance(value, str) and value.isdigit()
-    ):
+    if not pa.types.is_timestamp(arrow_type) and not (isinstance(value, str) and value.isdigit()):
         assert _stream(value) == verdict
 
 
@@ -281,36 +282,36 @@ def test_flat_records_name_the_column_in_the_reason(tmp_path: Path) -> None:
 # -- the CLI: one line per rejected event ------------------------------------------------------
 
 
-def test_evaluate_and_build_print_each_rejected_event_on_one_line(tmp_path: Path) -> None:
+def test_build_and_evaluate_print_each_rejected_event_on_one_line(tmp_path: Path) -> None:
     events = write_jsonl(tmp_path / "e.jsonl", [ANCHOR, _event(1.5), _event(MAX_MS + 1)])
-    baseline = tmp_path / "b.json"
-    dump_baseline(BASELINE, baseline)
-    run = CliRunner().invoke(
-        cli, ["evaluate", "--baseline", str(baseline), "--input", str(events), "--format", "jsonl"]
+    timestamp_error = (
+        "schema_violation: $.timestamp: expected RFC 3339 text (e.g. 2026-11-27T07:00:01.250Z "
+        "or 2026-11-27T08:00:01+01:00) or epoch milliseconds (integer >= 0), got number 1.5"
     )
-    assert run.exit_code == 0, run.output
-    lines = run.stderr.splitlines()
-    assert lines == [
-        f"{events}, line 2: schema_violation: $.timestamp: expected RFC 3339 text (e.g. "
-        "2026-11-27T07:00:01.250Z or 2026-11-27T08:00:01+01:00) or epoch milliseconds "
-        "(integer >= 0), got number 1.5",
-        f"{events}, line 3: timestamp_out_of_bounds: $.timestamp: number 4102444800001 is "
-        "outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z]",
-        "evaluate: 2 invalid events left out (schema_violation 1, timestamp_out_of_bounds 1)",
-    ]
-    out = tmp_path / "built.json"
+    bounds_error = (
+        "timestamp_out_of_bounds: $.timestamp: number 4102444800001 is outside "
+        "[2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z]"
+    )
+    summary = "2 invalid events left out (schema_violation 1, timestamp_out_of_bounds 1)"
+    baseline = tmp_path / "b.json"
     run = CliRunner().invoke(
         cli,
-        ["baseline", "build", "--input", str(events), "--model-id", "m", "--out", str(out),
+        ["baseline", "build", "--input", str(events), "--model-id", "m", "--out", str(baseline),
          "--no-progress"],
     )  # fmt: skip
     assert run.exit_code == 0, run.output
-    warnings = [w for w in run.stderr.splitlines() if w.startswith("warning: ")]
-    assert warnings == [
-        f"warning: {events}, line 2: schema_violation: $.timestamp: expected RFC 3339 text "
-        "(e.g. 2026-11-27T07:00:01.250Z or 2026-11-27T08:00:01+01:00) or epoch milliseconds "
-        "(integer >= 0), got number 1.5",
-        f"warning: {events}, line 3: timestamp_out_of_bounds: $.timestamp: number "
-        "4102444800001 is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z]",
-        "warning: 2 invalid events left out (schema_violation 1, timestamp_out_of_bounds 1)",
+    assert run.stderr.splitlines()[:3] == [
+        f"warning: {events}, line 2: {timestamp_error}",
+        f"warning: {events}, line 3: {bounds_error}",
+        f"warning: {summary}",
     ]
+    assert " from 1 rows in " in run.stderr.splitlines()[3]
+
+    run = CliRunner().invoke(cli, ["evaluate", "--baseline", str(baseline), "--input", str(events)])
+    assert run.exit_code == 0, run.output
+    assert run.stderr.splitlines() == [
+        f"{events}, line 2: {timestamp_error}",
+        f"{events}, line 3: {bounds_error}",
+        f"evaluate: {summary}",
+    ]
+    assert orjson.loads(run.stdout)["n_events"] == 1

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from app.baseline.model import Baseline, FeatureBaseline, FeatureRole
 from app.binning.histogram import WindowHistogram, merge
 from app.contracts.schemas import validate
+from app.contracts.timestamps import format_rfc3339_ms
 from app.pipeline.results import (
     SourceOffsets,
     WindowSpan,
     alert_id,
     drift_event,
-    rfc3339_ms,
     to_json,
     window_id,
     window_result,
@@ -97,8 +97,8 @@ def test_ids_follow_the_contract() -> None:
 
 
 def test_times() -> None:
-    assert rfc3339_ms(0) == "1970-01-01T00:00:00Z"
-    assert rfc3339_ms(1_795_762_801_250) == "2026-11-27T07:00:01.250Z"
+    assert format_rfc3339_ms(0) == "1970-01-01T00:00:00Z"
+    assert format_rfc3339_ms(1_795_762_801_250) == "2026-11-27T07:00:01.250Z"
     assert SPAN.to_dict() == {
         "start": "2026-11-27T07:00:00Z",
         "end": "2026-11-27T08:00:00Z",
