@@ -129,16 +129,21 @@ def json_timestamp_ms(value: object) -> int | None:
     return None
 
 
+def text_timestamp_ms(text: str) -> int | None:
+    """Epoch milliseconds of time as text: RFC 3339, or epoch milliseconds as ASCII digits
+    (``str.isdigit`` alone would take any Unicode digit). For a CSV cell and a command-line
+    option. Unbounded; None when neither."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return parse_rfc3339_ms(text)
+
+
 def cell_timestamp_ms(value: object) -> int | None:
     """Epoch milliseconds of a flat record's timestamp cell: the JSON rule, plus epoch
-    milliseconds as ASCII digits (all a CSV cell can say). Unbounded; None when invalid."""
-    if type(value) is str and value.isascii() and value.isdigit():
-        return int(value)
+    milliseconds as digits in text (all a CSV cell can say). Unbounded; None when invalid."""
+    if type(value) is str:
+        return text_timestamp_ms(value)
     return json_timestamp_ms(value)
-
-
-def in_bounds(ms: int, low: int = MIN_TIMESTAMP_MS, high: int = MAX_TIMESTAMP_MS) -> bool:
-    return low <= ms <= high
 
 
 def bounds_text(low: int = MIN_TIMESTAMP_MS, high: int = MAX_TIMESTAMP_MS) -> str:
