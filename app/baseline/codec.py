@@ -37,7 +37,7 @@ from app.baseline.model import (
     FeatureBaseline,
     NumericProfile,
 )
-from app.contracts.decode import json_path
+from app.contracts.events import PREDICTION_FEATURE, json_path
 from app.contracts.schemas import validator
 from app.errors import InputError
 
@@ -48,7 +48,6 @@ from app.errors import InputError
 # data give the same id (an event file has no such column), and baselines built before the
 # field existed keep their ids, and with them the window and alert ids derived from them.
 ID_EXCLUDED_KEYS: Final = ("baseline_id", "created_at", "source", "prediction_column")
-_PREDICTION: Final = "__prediction__"
 
 PathParts = list[str | int]
 
@@ -193,7 +192,8 @@ def _parse(doc: object) -> Baseline:
         column = _str(column, ["prediction_column"])
         if not any(f.role == "prediction" for f in features):
             raise _FieldError(
-                ["prediction_column"], f"names a prediction column, but there is no {_PREDICTION}"
+                ["prediction_column"],
+                f"names a prediction column, but there is no {PREDICTION_FEATURE}",
             )
     baseline = Baseline(
         model_id=_str(d.get("model_id"), ["model_id"]),
@@ -221,9 +221,9 @@ def _feature(name: str, raw: object, at: PathParts) -> FeatureBaseline:
     role = f.get("role")
     if role not in ("feature", "prediction"):
         raise _FieldError([*at, "role"], "must be feature or prediction")
-    if (role == "prediction") != (name == _PREDICTION):
+    if (role == "prediction") != (name == PREDICTION_FEATURE):
         raise _FieldError(
-            [*at, "role"], f"role prediction is for {_PREDICTION} only, and it needs it"
+            [*at, "role"], f"role prediction is for {PREDICTION_FEATURE} only, and it needs it"
         )
     null_count = _count(f.get("null_count"), [*at, "null_count"])
     count = _count(f.get("count"), [*at, "count"])

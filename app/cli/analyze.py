@@ -22,7 +22,8 @@ from app.baseline.codec import load_baseline
 from app.cli.options import setting
 from app.config import load_settings
 from app.contracts import DeadLetterReason
-from app.contracts.decode import parse_rfc3339_ms
+from app.contracts.events import PREDICTION_FEATURE
+from app.contracts.timestamps import parse_rfc3339_ms
 from app.errors import InputError
 from app.files.readers import FORMATS, detect_format, input_size, where
 from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
@@ -63,7 +64,7 @@ from app.stats.rules import load_config
 @click.option(
     "--prediction-column",
     default=None,
-    help="CSV/Parquet: the model's output column (default: __prediction__ when present, "
+    help=f"CSV/Parquet: the model's output column (default: {PREDICTION_FEATURE} when present, "
     "else the column the baseline was built from, when present).",
 )
 @click.option(

@@ -21,6 +21,7 @@ from app.baseline.build import (
 from app.baseline.codec import dump_baseline, load_baseline
 from app.baseline.model import Baseline, FeatureBaseline
 from app.cli.output import echo_json
+from app.contracts.events import PREDICTION_FEATURE
 from app.files.readers import FORMATS
 
 
@@ -41,8 +42,8 @@ def baseline() -> None:
 @click.option(
     "--prediction-column",
     default=None,
-    help="Column holding the model's output, profiled as __prediction__ (default: the "
-    "__prediction__ column when the input has one, as prediction-event JSONL does).",
+    help=f"Column holding the model's output, profiled as {PREDICTION_FEATURE} (default: the "
+    f"{PREDICTION_FEATURE} column when the input has one, as prediction-event JSONL does).",
 )
 @click.option(
     "--exclude",
@@ -147,7 +148,7 @@ def show(path: str, as_json: bool) -> None:
 def _kinds(b: Baseline) -> str:
     kinds = Counter(f.type for f in b.features if f.role == "feature")
     parts = [f"{kinds[k]} {k}" for k in ("numeric", "categorical", "boolean") if kinds[k]]
-    pred = b.feature("__prediction__")
+    pred = b.feature(PREDICTION_FEATURE)
     text = ", ".join(parts) + " features"
     return text + (f" + {pred.type} prediction" if pred is not None else ", no prediction")
 

@@ -13,9 +13,10 @@ from app.baseline.codec import load_baseline
 from app.cli.options import setting
 from app.codecs import to_json
 from app.config import load_settings
-from app.files.readers import FORMATS
+from app.contracts.events import PREDICTION_FEATURE
+from app.contracts.timestamps import format_rfc3339_ms
+from app.files.readers import FORMATS, detect_format, rejected_lines
 from app.pipeline.evaluate import evaluate_file
-from app.pipeline.results import rfc3339_ms
 from app.stats.decision import WindowEvaluation
 from app.stats.rules import load_config
 
@@ -46,7 +47,7 @@ from app.stats.rules import load_config
 @click.option(
     "--prediction-column",
     default=None,
-    help="Column holding the model's output (default: __prediction__, as prediction-event "
+    help=f"Column holding the model's output (default: {PREDICTION_FEATURE}, as prediction-event "
     "JSONL has, else the column the baseline was built from: baseline build "
     "--prediction-column).",
 )
@@ -74,12 +75,17 @@ def evaluate(
     result = evaluate_file(
         baseline,
         input_path,
-        emitted_at=rfc3339_ms(time.time_ns() // 1_000_000),
+        emitted_at=format_rfc3339_ms(time.time_ns() // 1_000_000),
         config=config,
         fmt=input_format,
         prediction_column=prediction_column,
         exclude=excluded,
     )
+    lines = rejected_lines(input_path, detect_format(input_path, input_format), result.rejected)
+    for line in lines[:-1]:
+        click.echo(line, err=True)
+    if lines:
+        click.echo(f"evaluate: {lines[-1]}", err=True)
     doc = result.document
     if out_format == "json":
         sys.stdout.buffer.write(to_json(doc) + b"\n")

@@ -10,7 +10,7 @@ import click
 from app.baseline.codec import baseline_to_dict, load_baseline
 from app.cli.options import setting
 from app.config import env_name, load_settings
-from app.contracts.decode import format_rfc3339_ms, parse_rfc3339_ms
+from app.contracts.timestamps import format_rfc3339_ms, text_timestamp_ms
 from app.errors import DriftlineError
 from app.windows.spec import WindowSpec
 
@@ -25,9 +25,7 @@ def effective_from_ms(text: str, spec: WindowSpec, now_ms: int) -> int:
         return spec.end_of(spec.start_of(now_ms))
     if text == "now":
         return spec.start_of(now_ms)
-    if text.isdigit():
-        return int(text)
-    parsed = parse_rfc3339_ms(text)
+    parsed = text_timestamp_ms(text)
     if parsed is None:
         raise DriftlineError(
             f"--effective-from {text!r}: expected next-window, now, an RFC 3339 time "

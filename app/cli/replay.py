@@ -11,7 +11,7 @@ import click
 
 from app.cli.options import setting
 from app.config import load_settings
-from app.contracts.decode import parse_rfc3339_ms
+from app.contracts.timestamps import text_timestamp_ms
 from app.errors import DriftlineError
 
 
@@ -19,9 +19,7 @@ def parse_time(text: str, option: str) -> int:
     """RFC 3339 text, epoch milliseconds, or ``earliest``."""
     if text == "earliest":
         return 0
-    if text.isdigit():
-        return int(text)
-    parsed = parse_rfc3339_ms(text)
+    parsed = text_timestamp_ms(text)
     if parsed is None:
         raise DriftlineError(
             f"{option} {text!r}: expected an RFC 3339 time (2026-11-27T08:00:00Z), "

@@ -10,7 +10,7 @@ import click
 from app.cli.options import setting
 from app.cli.output import echo_json, json_option, table
 from app.config import load_settings
-from app.pipeline.results import rfc3339_ms
+from app.contracts.timestamps import format_rfc3339_ms
 
 
 def _partitions(assignment: dict[str, list[int]]) -> str:
@@ -67,7 +67,7 @@ def status(as_json: bool, kafka_bootstrap: str | None) -> None:
                     "model_id": b.model_id,
                     "baseline_id": b.baseline_id,
                     "created_at": b.created_at,
-                    "effective_from": rfc3339_ms(b.effective_from_ms),
+                    "effective_from": format_rfc3339_ms(b.effective_from_ms),
                     "effective_from_ms": b.effective_from_ms,
                 }
                 for b in st.baselines
@@ -91,7 +91,7 @@ def status(as_json: bool, kafka_bootstrap: str | None) -> None:
         + table(("partition", "owner", "committed", "end", "lag"), rows_lag)
     )
     rows_bl = [
-        (b.model_id, b.baseline_id, b.created_at, rfc3339_ms(b.effective_from_ms))
+        (b.model_id, b.baseline_id, b.created_at, format_rfc3339_ms(b.effective_from_ms))
         for b in st.baselines
     ]
     rejected = f", {st.rejected_baselines} rejected" if st.rejected_baselines else ""

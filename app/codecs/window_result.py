@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.codecs import to_json
-from app.pipeline.results import SourceOffsets, WindowResult, rfc3339_ms
+from app.contracts.timestamps import format_rfc3339_ms
+from app.pipeline.results import SourceOffsets, WindowResult
 from app.stats.decision import DatasetSummary, Effect, FeatureResult
 from app.windows.spec import WindowSpan
 
@@ -14,8 +15,8 @@ SCHEMA_VERSION: Final = 1
 
 def span_document(span: WindowSpan) -> dict[str, Any]:
     return {
-        "start": rfc3339_ms(span.start_ms),
-        "end": rfc3339_ms(span.end_ms),
+        "start": format_rfc3339_ms(span.start_ms),
+        "end": format_rfc3339_ms(span.end_ms),
         "start_ms": span.start_ms,
         "end_ms": span.end_ms,
         "size_seconds": span.size_seconds,

@@ -12,9 +12,10 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from app.contracts.timestamps import format_rfc3339_ms
 
 MERCHANTS = ["grocery", "fuel", "restaurant", "online_retail", "travel", "electronics", "pharmacy"]
 MERCHANT_WEIGHTS = [0.30, 0.15, 0.18, 0.20, 0.05, 0.07, 0.05]
@@ -89,11 +90,6 @@ def write_training_csv(path: Path, rows: int, seed: int = 7) -> Path:
     return path
 
 
-def rfc3339(ts_ms: int) -> str:
-    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
-
-
 def events(
     model_id: str,
     start_ms: int,
@@ -118,7 +114,7 @@ def events(
         event: dict[str, Any] = {
             "model_id": model_id,
             "event_id": f"{model_id}-{seed}-{i}",
-            "timestamp": ts if i % 2 else rfc3339(ts),  # producers send both forms
+            "timestamp": ts if i % 2 else format_rfc3339_ms(ts),  # producers send both forms
             "features": row,
             "prediction": prob,
         }

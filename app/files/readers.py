@@ -8,10 +8,13 @@ Values keep the types the format gives them:
 * CSV has no types: every cell is text (``str``), an empty cell is null. Deciding whether a
   column is numeric is the caller's job (``app.baseline.build`` infers it; ``text_to_float``
   is the shared rule for reading a cell as a number).
-* JSONL: one JSON object per line (blank lines are skipped). A line whose ``"features"``
-  is an object is a prediction event and is flattened to its features plus
-  ``__prediction__`` (``prediction_value`` of its prediction) and, when it has a valid
-  timestamp, ``__timestamp_ms__`` (epoch ms). Any other object is a flat record as is.
+* JSONL: one JSON object per line (blank lines are skipped). A line with ``"features"`` is
+  a prediction event, judged by the stream's rule (``app.contracts.events``: size, fields,
+  timestamp and its bounds): a valid one is flattened to its features plus
+  ``__prediction__`` (``prediction_value`` of its prediction) and ``__timestamp_ms__``
+  (epoch ms); an invalid one is left out and listed in its batch's ``rejected`` with its
+  line and dead-letter reason, as the stream would dead-letter it. Any other object is a
+  flat record as is.
 * Parquet: the file's column types (numbers, strings, booleans; dictionary columns decoded).
 
 Line numbers. JSONL records carry their exact line. CSV records are numbered from line 2
@@ -27,7 +30,8 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
@@ -43,7 +47,17 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.binning.plans import category_text as category_text  # re-exported: one key rule
-from app.contracts.decode import PREDICTION_FEATURE, parse_rfc3339_ms, prediction_value
+from app.contracts.events import (
+    DEFAULT_LIMITS,
+    PREDICTION_FEATURE,
+    DecodeError,
+    PredictionEvent,
+    Rejected,
+    event_from_json,
+    is_event_object,
+    oversized,
+    prediction_value,
+)
 from app.errors import InputError
 
 Format = Literal["csv", "jsonl", "parquet"]
@@ -89,6 +103,9 @@ class RecordBatch:
     first_line: int  # line (CSV, JSONL) or 1-based row (Parquet) of the first record
     line_numbers: Sequence[int] | None = None  # per record, when not consecutive (JSONL)
     progress: int = 0  # bytes (CSV, JSONL) or rows (Parquet) consumed so far
+    # JSONL prediction events left out since the previous batch: not valid events. A batch
+    # may hold only these (num_rows 0).
+    rejected: Sequence[Rejected] = ()
 
     def line_of(self, index: int) -> int:
         """Line (or Parquet row) of the record at ``index`` in this batch."""
@@ -167,6 +184,18 @@ def where(fmt: Format, line: int) -> str:
     return f"{'row' if fmt == 'parquet' else 'line'} {line}"
 
 
+def rejected_lines(path: str, fmt: Format, rejected: Sequence[Rejected]) -> list[str]:
+    """One line per rejected event (``events.jsonl, line 3: schema_violation: ...``, the
+    form ``driftline analyze`` prints), then the count by reason; nothing when none."""
+    if not rejected:
+        return []
+    counts = Counter(r.reason for r in rejected)
+    by_reason = ", ".join(f"{reason} {n:,}" for reason, n in sorted(counts.items()))
+    return [f"{path}, {where(fmt, r.line)}: {r.reason}: {r.message}" for r in rejected] + [
+        f"{len(rejected):,} invalid event{'' if len(rejected) == 1 else 's'} left out ({by_reason})"
+    ]
+
+
 def located_error(
     message: str, *, path: str, fmt: Format, line: int | None = None, field: str | None = None
 ) -> InputError:
@@ -208,12 +237,20 @@ def iter_batches(
 
 
 def iter_records(
-    path: str | os.PathLike[str], *, fmt: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    on_rejected: Callable[[Rejected], None] | None = None,
 ) -> Iterator[tuple[int, dict[str, object]]]:
     """(line or Parquet row, flat record) for every record. JSONL records are the
     (flattened) objects as read, without the keys they lack; CSV and Parquet records have
-    every column, None for nulls. CSV values are text."""
+    every column, None for nulls. CSV values are text. JSONL lines that are invalid
+    prediction events are not records: each goes to ``on_rejected``, in file order
+    relative to each other (a batch's rejections before its records)."""
     for batch in iter_batches(path, fmt=fmt):
+        if on_rejected is not None:
+            for rejected in batch.rejected:
+                on_rejected(rejected)
         if batch.fmt == "jsonl":
             assert isinstance(batch.data, _JsonlColumns)
             yield from zip(batch.line_numbers or (), batch.data.records, strict=True)
@@ -408,17 +445,10 @@ class _JsonlColumns(dict[str, Column]):
     records: list[dict[str, object]]
 
 
-def _flatten_event(obj: dict[str, object], features: dict[str, object]) -> dict[str, object]:
-    rec = dict(features)
-    if "prediction" in obj:
-        rec[PREDICTION_FEATURE] = prediction_value(obj["prediction"])
-    ts = obj.get("timestamp")
-    if type(ts) is int and ts >= 0:
-        rec[TIMESTAMP_COLUMN] = ts
-    elif isinstance(ts, str):
-        ms = parse_rfc3339_ms(ts)
-        if ms is not None:
-            rec[TIMESTAMP_COLUMN] = ms
+def _flatten_event(event: PredictionEvent) -> dict[str, object]:
+    rec: dict[str, object] = dict(event.features)
+    rec[PREDICTION_FEATURE] = prediction_value(event.prediction)
+    rec[TIMESTAMP_COLUMN] = event.timestamp_ms
     return rec
 
 
@@ -427,9 +457,11 @@ def _jsonl_batches(path: str, batch_rows: int) -> Iterator[RecordBatch]:
         f = open(path, "rb")  # noqa: SIM115 - closed in finally; the generator may pause
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    limits = DEFAULT_LIMITS
     try:
         records: list[dict[str, object]] = []
         lines: list[int] = []
+        rejected: list[Rejected] = []
         consumed = 0
         for lineno, raw in enumerate(f, 1):
             consumed += len(raw)
@@ -443,14 +475,25 @@ def _jsonl_batches(path: str, batch_rows: int) -> Iterator[RecordBatch]:
                 raise InputError(
                     f"expected a JSON object, found {_json_kind(obj)}", path=path, line=lineno
                 )
-            features = obj.get("features")
-            records.append(_flatten_event(obj, features) if type(features) is dict else obj)
-            lines.append(lineno)
-            if len(records) >= batch_rows:
-                yield _jsonl_batch(records, lines, consumed)
-                records, lines = [], []
-        if records:
-            yield _jsonl_batch(records, lines, consumed)
+            if not is_event_object(obj):
+                records.append(obj)
+                lines.append(lineno)
+            elif (size := len(raw.rstrip(b"\r\n"))) > limits.max_bytes:
+                # The stream's size limit; the line break is not part of the event.
+                rejected.append(Rejected.of(lineno, oversized(size, limits)))
+            else:
+                try:
+                    records.append(_flatten_event(event_from_json(obj, limits)))
+                    lines.append(lineno)
+                except DecodeError as err:
+                    rejected.append(Rejected.of(lineno, err))
+            # Rejections count toward the batch too: memory stays bounded in a file of
+            # mostly invalid lines.
+            if len(records) + len(rejected) >= batch_rows:
+                yield _jsonl_batch(records, lines, consumed, rejected)
+                records, lines, rejected = [], [], []
+        if records or rejected:
+            yield _jsonl_batch(records, lines, consumed, rejected)
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
     finally:
@@ -465,7 +508,16 @@ def _json_kind(value: object) -> str:
     return f"a {type(value).__name__}".replace("a str", "a string").replace("a int", "an int")
 
 
-def _jsonl_batch(records: list[dict[str, object]], lines: list[int], consumed: int) -> RecordBatch:
+def _jsonl_batch(
+    records: list[dict[str, object]],
+    lines: list[int],
+    consumed: int,
+    rejected: list[Rejected],
+) -> RecordBatch:
+    data = _JsonlColumns()
+    data.records = records
+    if not records:  # only rejected events since the last batch
+        return RecordBatch("jsonl", 0, data, rejected[0].line, [], consumed, tuple(rejected))
     first_keys = records[0].keys()
     names: dict[str, None] = dict.fromkeys(first_keys)
     uniform = True
@@ -473,8 +525,6 @@ def _jsonl_batch(records: list[dict[str, object]], lines: list[int], consumed: i
         if rec.keys() != first_keys:  # a set comparison, in C
             uniform = False
             names.update(dict.fromkeys(rec))
-    data = _JsonlColumns()
-    data.records = records
     if uniform and len(names) > 1:
         # Same keys in every record (the common case): transpose in C.
         getter = itemgetter(*names)
@@ -483,7 +533,7 @@ def _jsonl_batch(records: list[dict[str, object]], lines: list[int], consumed: i
     else:
         for name in names:
             data[name] = _typed([rec.get(name) for rec in records])
-    return RecordBatch("jsonl", len(records), data, lines[0], lines, consumed)
+    return RecordBatch("jsonl", len(records), data, lines[0], lines, consumed, tuple(rejected))
 
 
 _NUMBER_TYPES: Final = frozenset({int, float})

@@ -13,7 +13,8 @@ from pathlib import Path
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps, WindowHistogram
-from app.pipeline.results import SourceOffsets, WindowResult, rfc3339_ms
+from app.contracts.timestamps import format_rfc3339_ms
+from app.pipeline.results import SourceOffsets, WindowResult
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig, load_config
 from app.windows.merger import CompleteWindow
@@ -91,7 +92,7 @@ class WindowCloser:
             baseline,
             evaluation,
             self.spec.span(window.window_start_ms),
-            emitted_at=rfc3339_ms(emitted_ms),
+            emitted_at=format_rfc3339_ms(emitted_ms),
             late_events=window.late_events,
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,
             source_offsets=offsets,

@@ -3,7 +3,9 @@
 The records come from ``app.files.readers`` (CSV, JSONL prediction events or flat JSONL
 records, Parquet) and go through the same ``WindowHistogram`` and decision rule as the
 stream, so a file gives the statistics the live path would give for the same events.
-The file is taken to hold one model's events (the baseline's).
+The file is taken to hold one model's events (the baseline's). A JSONL prediction event
+the stream would dead-letter (the one rule, ``app.contracts.events``) is left out and
+listed in ``rejected`` with its line and reason.
 
 Values. JSONL and Parquet values keep their types. CSV cells are text: a numeric feature's
 cell is read with ``readers.text_to_float`` (the baseline builder's rule); a cell that is
@@ -34,6 +36,7 @@ from app.baseline.model import Baseline
 from app.binning.histogram import WindowHistogram
 from app.codecs.window_result import window_result_document
 from app.contracts.decode import PREDICTION_FEATURE
+from app.contracts.events import Rejected
 from app.files.readers import TIMESTAMP_COLUMN, detect_format, iter_records, text_to_float
 from app.pipeline.results import WindowResult
 from app.stats.decision import WindowEvaluation, evaluate_window
@@ -48,6 +51,7 @@ class FileWindow:
     hist: WindowHistogram
     span: WindowSpan
     records: int
+    rejected: tuple[Rejected, ...] = ()  # JSONL lines that are not valid events
 
 
 def span_of(first_ms: int | None, last_ms: int | None) -> WindowSpan:
@@ -67,7 +71,7 @@ def histogram_of_file(
     exclude: Iterable[str] = (),
 ) -> FileWindow:
     """Bin every record of ``path`` into one window histogram. Raises ``InputError`` for
-    an unreadable or malformed file (with its line)."""
+    an unreadable or malformed file (with its line); invalid events are not errors."""
     kind = detect_format(path, fmt)
     numeric = {f.name for f in baseline.features if f.numeric is not None and f.role == "feature"}
     pred = baseline.feature(PREDICTION_FEATURE)
@@ -82,7 +86,8 @@ def histogram_of_file(
     first: int | None = None
     last: int | None = None
     records = 0
-    for _, record in iter_records(path, fmt=kind):
+    rejected: list[Rejected] = []
+    for _, record in iter_records(path, fmt=kind, on_rejected=rejected.append):
         records += 1
         ts = record.get(TIMESTAMP_COLUMN)
         if type(ts) is int:
@@ -99,7 +104,7 @@ def histogram_of_file(
             if coerce_prediction:
                 prediction = _csv_number(prediction)
         hist.add_event(features, prediction)
-    return FileWindow(hist, span_of(first, last), records)
+    return FileWindow(hist, span_of(first, last), records, tuple(rejected))
 
 
 def _csv_number(value: object) -> object:
@@ -113,6 +118,7 @@ def _csv_number(value: object) -> object:
 class FileResult:
     result: WindowResult  # ``source_offsets`` empty
     records: int
+    rejected: tuple[Rejected, ...] = ()  # JSONL lines that are not valid events, left out
 
     @property
     def evaluation(self) -> WindowEvaluation:
@@ -142,4 +148,4 @@ def evaluate_file(
     rules = (config or DriftConfig()).for_model(baseline.model_id)
     evaluation = evaluate_window(baseline, window.hist, rules)
     result = WindowResult.of(baseline, evaluation, window.span, emitted_at=emitted_at)
-    return FileResult(result, window.records)
+    return FileResult(result, window.records, window.rejected)

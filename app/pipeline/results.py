@@ -17,13 +17,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from app.baseline.model import Baseline
 from app.stats.decision import FeatureResult, Severity, WindowEvaluation, WindowStatus
 from app.windows.spec import WindowSpan
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -34,13 +31,6 @@ class SourceOffsets:
     partition: int
     first: int
     last: int
-
-
-def rfc3339_ms(epoch_ms: int) -> str:
-    """Epoch milliseconds as RFC 3339 UTC text: whole seconds without a fraction, else .mmm."""
-    seconds, millis = divmod(epoch_ms, 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def _hex16(text: str) -> str:

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from app.cli.output import table
+from app.contracts.timestamps import format_rfc3339_ms
 from app.demo.traffic import write_training_csv
-from app.pipeline.results import rfc3339_ms
 from tests.integration.conftest import REPO_ROOT
 from tests.integration.stream_scenario import BASE_MS, MODEL, PREDICTION, scenario_events
 from tests.integration.streamkit import TOPIC_POLICIES, produce
@@ -158,7 +158,7 @@ async def test_status_shows_the_worker_its_partitions_zero_lag_and_the_baseline(
         env,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
-    effective = rfc3339_ms(BASE_MS)
+    effective = format_rfc3339_ms(BASE_MS)
     published = driftline.run(
         ["baseline", "publish", str(baseline_path), "--effective-from", effective], env
     )

@@ -21,7 +21,7 @@ from app.baseline.build.profiles import feature_profile
 from app.baseline.build.spec import FeatureSpec
 from app.baseline.codec import baseline_to_dict, compute_baseline_id
 from app.baseline.model import Baseline, FeatureBaseline
-from app.contracts.decode import DEFAULT_LIMITS, PREDICTION_FEATURE
+from app.contracts.events import DEFAULT_LIMITS, PREDICTION_FEATURE, Rejected
 from app.errors import InputError
 from app.files.readers import (
     TIMESTAMP_COLUMN,
@@ -29,6 +29,7 @@ from app.files.readers import (
     detect_format,
     input_size,
     iter_batches,
+    rejected_lines,
 )
 
 DEFAULT_BINS: Final = 20
@@ -57,6 +58,8 @@ class BuildResult:
     rows: int
     seconds: float
     warnings: tuple[str, ...]
+    # JSONL prediction events the stream would dead-letter: left out, one warning each.
+    rejected: tuple[Rejected, ...] = ()
 
 
 def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> BuildResult:
@@ -64,7 +67,9 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
     ``__timestamp_ms__``). The prediction column is stored as ``__prediction__`` with role
     "prediction". Raises ``InputError`` for user mistakes: unreadable file, unknown
     format, no rows, an all-null or mixed-type column, malformed JSON, a bad CSV row, a
-    spec or prediction column the input lacks."""
+    spec or prediction column the input lacks. A JSONL prediction event that is not valid
+    (the stream's rule, ``app.contracts.events``) is left out with a warning, as the stream
+    would dead-letter it rather than count it."""
     started = time.perf_counter()
     p = str(path)
     fmt = detect_format(p, options.fmt)
@@ -76,6 +81,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
     accs: dict[str, ColumnAcc] = {}
     seen: set[str] = set()
     rows = 0
+    rejected: list[Rejected] = []
     total, unit = input_size(p, fmt)
     batches = iter_batches(p, fmt=fmt, batch_rows=options.batch_rows)  # checks the file now
     with tqdm(
@@ -89,6 +95,7 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
     ) as bar:
         for batch in _prefetch(batches):
             rows += batch.num_rows
+            rejected.extend(batch.rejected)
             for name, col in batch.data.items():
                 if name in skip:
                     seen.add(name)
@@ -100,6 +107,11 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
                 acc.update(col, fmt == "csv", batch, p)
             _check_width(accs, options, p)  # after the first batch: no long read first
             bar.update(min(batch.progress, total or batch.progress) - bar.n)
+    if rows == 0 and rejected:
+        first = rejected_lines(p, fmt, rejected[:1])[0]
+        raise InputError(
+            f"no valid events: all {len(rejected):,} are invalid; the first: {first}", path=p
+        )
     if rows == 0:
         raise InputError("no rows: the file holds no records", path=p)
     prediction = _prediction_source(options, accs, p)
@@ -142,14 +154,17 @@ def build_baseline(path: str | os.PathLike[str], options: BuildOptions) -> Build
         for feature in pool.map(profile, names):
             features.append(feature)
             bar.update(1)
-    warnings = [f"--exclude {n!r}: no such column" for n in sorted(options.exclude - seen)]
+    warnings = rejected_lines(p, fmt, rejected)
+    warnings += [f"--exclude {n!r}: no such column" for n in sorted(options.exclude - seen)]
     for name in names:
         d = decisions[name]
         if d.invalid:
             words = " or ".join(KIND_WORDS[k] for k in d.invalid_kinds)
             warnings.append(f"column {name!r} ({d.type}): {d.invalid:,} {words} counted as nulls")
     baseline = _assemble(options, features, p, fmt, rows, prediction)
-    return BuildResult(baseline, rows, time.perf_counter() - started, tuple(warnings))
+    return BuildResult(
+        baseline, rows, time.perf_counter() - started, tuple(warnings), tuple(rejected)
+    )
 
 
 _T = TypeVar("_T")

@@ -28,7 +28,7 @@ from app.contracts import (
     validate,
     validator,
 )
-from app.contracts import decode as decode_module
+from app.contracts import timestamps as timestamps_module
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
 VALID_EVENTS = sorted(EXAMPLES.glob("prediction-event.*.json"))
@@ -360,15 +360,15 @@ def test_rfc3339_exact_values(text: str, ms: int) -> None:
 
 
 def test_memo_is_bounded_and_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decode_module, "_CACHE_MAX", 8)
-    decode_module._HEAD_MS.clear()
-    decode_module._TAIL_MS.clear()
+    monkeypatch.setattr(timestamps_module, "_CACHE_MAX", 8)
+    timestamps_module._HEAD_MS.clear()
+    timestamps_module._TAIL_MS.clear()
     for second in range(40):
         for fraction in range(12):
             text = f"2026-11-27T07:00:{second:02d}.{fraction:03d}Z"
             assert parse_rfc3339_ms(text) == 1_795_762_800_000 + second * 1000 + fraction
-            assert len(decode_module._HEAD_MS) <= 8
-            assert len(decode_module._TAIL_MS) <= 8
+            assert len(timestamps_module._HEAD_MS) <= 8
+            assert len(timestamps_module._TAIL_MS) <= 8
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from app.contracts.events import Rejected
 from app.errors import InputError
 from app.files.readers import (
     RecordBatch,
@@ -200,13 +201,35 @@ def test_jsonl_events_are_flattened(tmp_path: Path) -> None:
             {"model_id": "m", "timestamp": "yesterday", "features": {}, "prediction": "approve"},
         ],
     )
-    records = list(iter_records(p))
+    rejected: list[Rejected] = []
+    records = list(iter_records(p, on_rejected=rejected.append))
     assert records == [
         (1, {"age": 41, "country": "DE", "__prediction__": "approve",
              "__timestamp_ms__": 1795762801250}),
         (2, {"age": 7, "__prediction__": 0.87, "__timestamp_ms__": 1795676401250}),
-        (3, {"__prediction__": "approve"}),
     ]  # fmt: skip
+    # An invalid event is no record: it is rejected as the stream would dead-letter it.
+    assert rejected == [
+        Rejected(
+            3,
+            "schema_violation",
+            "$.timestamp: expected RFC 3339 text (e.g. 2026-11-27T07:00:01.250Z or "
+            "2026-11-27T08:00:01+01:00) or epoch milliseconds (integer >= 0), got string "
+            '"yesterday"',
+        )
+    ]
+
+
+def test_a_batch_of_rejected_events_only_has_no_rows(tmp_path: Path) -> None:
+    bad: dict[str, object] = {"model_id": "m", "timestamp": None, "features": {}, "prediction": 1}
+    good = {"model_id": "m", "timestamp": 1795676401250, "features": {"a": 1}, "prediction": 1}
+    p = write_jsonl(tmp_path / "e.jsonl", [bad, bad, bad, good])
+    batches = list(iter_batches(p, batch_rows=2))
+    assert [(b.num_rows, [r.line for r in b.rejected]) for b in batches] == [
+        (0, [1, 2]),
+        (1, [3]),
+    ]
+    assert batches[1].line_of(0) == 4
 
 
 def test_jsonl_columns_lines_and_types(tmp_path: Path) -> None:

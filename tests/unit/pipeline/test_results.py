@@ -18,12 +18,12 @@ from app.codecs import to_json
 from app.codecs.drift_event import drift_event_document
 from app.codecs.window_result import span_document, window_result_document
 from app.contracts.schemas import validate
+from app.contracts.timestamps import format_rfc3339_ms
 from app.pipeline.results import (
     DriftEvent,
     SourceOffsets,
     WindowResult,
     alert_id,
-    rfc3339_ms,
     window_id,
 )
 from app.stats.decision import evaluate_window
@@ -107,8 +107,8 @@ def test_ids_follow_the_contract() -> None:
 
 
 def test_times() -> None:
-    assert rfc3339_ms(0) == "1970-01-01T00:00:00Z"
-    assert rfc3339_ms(1_795_762_801_250) == "2026-11-27T07:00:01.250Z"
+    assert format_rfc3339_ms(0) == "1970-01-01T00:00:00Z"
+    assert format_rfc3339_ms(1_795_762_801_250) == "2026-11-27T07:00:01.250Z"
     assert span_document(SPAN) == {
         "start": "2026-11-27T07:00:00Z",
         "end": "2026-11-27T08:00:00Z",
