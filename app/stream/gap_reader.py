@@ -24,6 +24,14 @@ class GapReader:
     def _consumer(self) -> AIOKafkaConsumer:
         return kafka.consumer(self.settings)
 
+    async def beginning(self, partition: int) -> int:
+        """The first offset still in the log of ``partition`` (retention may have removed
+        earlier ones)."""
+        async with kafka.started(self._consumer(), self.settings) as consumer:
+            tp = TopicPartition(self.topic, partition)
+            offsets = await consumer.beginning_offsets([tp])
+            return int(offsets[tp])
+
     async def read(
         self, partition: int, start: int, stop: int
     ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:

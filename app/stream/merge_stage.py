@@ -88,16 +88,24 @@ class MergeStage:
         # Faust's stream drops records fetched while flow is suspended (rebalance,
         # table recovery; faust-pitfalls). A skipped partial would be merged
         # as missing, so records between the state's offset and this one are read first.
-        if merger.applied_offset is not None and msg.offset > merger.applied_offset + 1:
+        if merger.applied_offset is not None:
+            expected = merger.applied_offset + 1
+        elif msg.offset > 0:
+            # No state for this partition: nothing of it was merged yet, so every record
+            # still in the log is this merger's, and the dropped ones may be the first
+            # (seen when a worker's stage 1 sends partials while its stage 2 recovers).
+            expected = await self.partials_reader.beginning(q)
+        else:
+            expected = 0
+        if msg.offset > expected:
             log.warning(
                 "stage 2 partition %d: offset %d arrived, %d expected: reading the gap",
                 q,
                 msg.offset,
-                merger.applied_offset + 1,
+                expected,
             )
             try:
-                start = merger.applied_offset + 1
-                async for rec in self.partials_reader.read(q, start, msg.offset):
+                async for rec in self.partials_reader.read(q, expected, msg.offset):
                     await self._merge_record(q, merger, rec.offset, rec.value)
             except TimeoutError as err:
                 log.error("stage 2 partition %d: %s; those partials are missing", q, err)
