@@ -80,9 +80,17 @@ def membership(settings: Settings) -> dict[str, Any]:
 
 def faust_membership(settings: Settings) -> dict[str, Any]:
     """The same for Faust's consumer (app settings; faust-streaming 0.15.3 passes
-    ``consumer_group_instance_id`` to its aiokafka consumer as ``group_instance_id``)."""
+    ``consumer_group_instance_id`` to its aiokafka consumer as ``group_instance_id``).
+
+    The canonical URL is named after the instance id, not the web port: Faust's assignor
+    writes it into each member's assignment and asserts, on receiving one, that it is the
+    worker's own. A static member that rejoins gets its stored assignment back, so with
+    the default URL (web host and port) a worker restarted with the same id on another
+    port would fail that assertion and never consume. Driftline serves no routed table
+    pages (web_router_enabled and web_tables_enabled are off), the URL's other use."""
     return {
         "consumer_group_instance_id": settings.instance_id,
+        "canonical_url": f"http://{settings.instance_id}",
         "broker_session_timeout": float(settings.session_timeout_seconds),
         "broker_heartbeat_interval": HEARTBEAT_SECONDS,
     }

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -77,6 +76,6 @@ def exit_fenced(err: DriftlineError) -> NoReturn:
     no commit, no rejoin that would take the partitions back), as after a SIGKILL."""
     for handler in logging.getLogger().handlers:
         handler.flush()
-    sys.stderr.write(f"driftline: error: {err}\n")
-    sys.stderr.flush()
+    # To file descriptor 2 itself: Faust's worker replaces sys.stderr with a logger.
+    os.write(2, f"driftline: error: {err}\n".encode())
     os._exit(2)
