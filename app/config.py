@@ -6,16 +6,21 @@ the CLI reads the environment itself.
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import SettingsError
 from app.windows.spec import WindowSpec
 
 ENV_PREFIX = "DRIFTLINE_"
+
+# Kafka's rule for a group.instance.id (the same as for a topic name).
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,19 @@ class Settings(BaseSettings):
 
     web_host: str = Field("127.0.0.1", description="Bind address of the worker's web server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /health, /ready, /metrics.")
+    instance_id: str = Field(
+        "",
+        description="This worker's static group membership id (KIP-345): a worker restarted "
+        "with the same id gets its partitions back without a rebalance; unique per live "
+        "worker; when unset, <host name>-<web port>.",
+    )
+    session_timeout_seconds: int = Field(
+        30,
+        ge=6,
+        le=300,
+        description="How long the group waits for a worker that stopped heartbeating (a "
+        "restart must be back within it; a worker gone for good is noticed after it).",
+    )
     data_dir: Path = Field(Path("data"), description="Worker state directory (tables).")
     store: str = Field("rocksdb://", description="Faust table store URL (rocksdb:// or memory://).")
     log_level: str = Field("info", description="Worker log level.")
@@ -70,6 +88,21 @@ class Settings(BaseSettings):
         if value.exists() and not value.is_dir():
             raise ValueError("expected a directory (created when missing), not a file")
         return value
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id_is_a_kafka_id(cls, value: str) -> str:
+        if value and not _INSTANCE_ID.fullmatch(value):
+            raise ValueError("expected 1 to 249 characters of A-Z, a-z, 0-9, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _default_instance_id(self) -> Settings:
+        # Host name and web port: two workers on one host cannot share a port, so the
+        # default never collides, and a restart on the same host and port keeps it.
+        if not self.instance_id:
+            self.instance_id = default_instance_id(socket.gethostname(), self.web_port)
+        return self
 
     def window_spec(self) -> WindowSpec:
         """The event-time windows these settings describe (size and allowed lateness)."""
@@ -93,6 +126,12 @@ class Settings(BaseSettings):
             self.topic_partials,
             self.topic_stage1_state(),
         ]
+
+
+def default_instance_id(host: str, web_port: int) -> str:
+    """``<host>-<port>``, with any character Kafka refuses in an id replaced by ``-``."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", host)[:240] or "driftline"
+    return f"{host}-{web_port}"
 
 
 def env_name(field: str) -> str:

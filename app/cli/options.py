@@ -40,7 +40,7 @@ def setting_help(field: str) -> str:
     """The field's description, then where its default comes from."""
     info = Settings.model_fields[field]
     description = (info.description or field).rstrip(".")
-    default = "none" if info.default is None else str(info.default)
+    default = "none" if info.default in (None, "") else str(info.default)
     return f"{description} (default: {env_name(field)}, else {default})."
 
 

@@ -19,6 +19,8 @@ from app.errors import DriftlineError
 @setting("allowed_lateness_seconds")
 @setting("drift_config")
 @setting("web_port")
+@setting("instance_id")
+@setting("session_timeout_seconds")
 @setting("data_dir")
 @setting("log_level")
 def worker(**overrides: object) -> None:

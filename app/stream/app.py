@@ -48,6 +48,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
+        # Static membership: a restarted worker gets its partitions back without a rebalance.
+        **kafka.faust_membership(settings),
     )
     registry = BaselineRegistry()
     feed = BaselineFeed(settings, registry)

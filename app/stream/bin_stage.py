@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,9 @@ from app.codecs.partials import encode_output
 from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
+from app.errors import DriftlineError
 from app.pipeline.fold import Rejected, SourceRecord, fold_record
-from app.stream import kafka
+from app.stream import kafka, membership
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
@@ -86,6 +87,8 @@ class BinStage:
     owned: dict[int, Owned] = field(default_factory=dict)
     # Set once the consumer has joined its group and restored what it was given.
     joined: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called when another live worker took this one's instance id (never returns).
+    on_taken_over: Callable[[DriftlineError], None] = membership.exit_fenced
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -99,6 +102,7 @@ class BinStage:
         self.inflight: list[asyncio.Future[Any]] = []  # deliveries since the last checkpoint
         self.torn = False  # a batch is being folded, or was cut short (see run)
         self.generation: int | None = None  # the group generation the partitions came with
+        self.member_id: str | None = None  # this member's id when the partitions came
         self.lag_reported = 0.0  # monotonic time of the last input-lag update
         # aiokafka clients bind to the running loop, so they are made in run().
         self.consumer: AIOKafkaConsumer
@@ -111,6 +115,7 @@ class BinStage:
             s,
             group_id=s.stage1_group(),
             client_id=f"{s.app_id}-stage1",
+            **kafka.membership(s),
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
         )
@@ -349,9 +354,29 @@ class BinStage:
         generation = getattr(coordinator, "generation", None)
         return generation if isinstance(generation, int) else None
 
+    def _member_id(self) -> str | None:
+        # Also the coordinator's; "" once the broker no longer knows this member.
+        member_id = getattr(getattr(self.consumer, "_coordinator", None), "member_id", None)
+        return member_id if isinstance(member_id, str) else None
+
+    async def check_membership(self) -> None:
+        """Before a rejoin: if this member lost its membership because another live worker
+        joined with its instance id, stop (see app.stream.membership); never returns then."""
+        if not self.member_id or self._member_id() != "":
+            return  # never joined, or still a member: an ordinary rebalance
+        group = self.settings.stage1_group()
+        try:
+            members = await membership.group_member_ids(self.settings, group)
+        except Exception as err:  # cannot tell: rejoin, and look again next time
+            log.warning("stage 1: could not describe group %s (%r)", group, err)
+            return
+        if membership.taken_over(self.settings.instance_id, self.member_id, members):
+            self.on_taken_over(membership.InstanceIdTaken(self.settings, group))
+
     async def acquire(self, partitions: list[int]) -> None:
         async with self.lock:
             self.generation = self._generation()
+            self.member_id = self._member_id()
             new = [p for p in partitions if p not in self.owned]
             snapshots = await read_latest_retrying(self.settings, self.state_topic, new)
             now = time.monotonic()
@@ -378,6 +403,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self.stage = stage
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.stage.check_membership()
         await self.stage.release([tp.partition for tp in revoked if tp.topic == self.stage.topic])
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:

@@ -62,6 +62,40 @@ def faust_broker_url(settings: Settings) -> str:
     return ";".join(f"kafka://{hp}" for hp in bootstrap_servers(settings))
 
 
+# How often a member heartbeats: well inside the shortest session timeout (6 s, the broker's
+# default minimum), and the delay after which a worker whose instance id was taken by
+# another worker finds out (see app.stream.membership).
+HEARTBEAT_SECONDS = 1.0
+
+
+def membership(settings: Settings) -> dict[str, Any]:
+    """aiokafka consumer options of a group member: static membership (KIP-345) with this
+    worker's instance id, and the session timeout a restart must come back within."""
+    return {
+        "group_instance_id": settings.instance_id,
+        "session_timeout_ms": settings.session_timeout_seconds * 1000,
+        "heartbeat_interval_ms": int(HEARTBEAT_SECONDS * 1000),
+    }
+
+
+def faust_membership(settings: Settings) -> dict[str, Any]:
+    """The same for Faust's consumer (app settings; faust-streaming 0.15.3 passes
+    ``consumer_group_instance_id`` to its aiokafka consumer as ``group_instance_id``).
+
+    The canonical URL is named after the instance id, not the web port: Faust's assignor
+    writes it into each member's assignment and asserts, on receiving one, that it is the
+    worker's own. A static member that rejoins gets its stored assignment back, so with
+    the default URL (web host and port) a worker restarted with the same id on another
+    port would fail that assertion and never consume. Driftline serves no routed table
+    pages (web_router_enabled and web_tables_enabled are off), the URL's other use."""
+    return {
+        "consumer_group_instance_id": settings.instance_id,
+        "canonical_url": f"http://{settings.instance_id}",
+        "broker_session_timeout": float(settings.session_timeout_seconds),
+        "broker_heartbeat_interval": HEARTBEAT_SECONDS,
+    }
+
+
 def producer(
     settings: Settings,
     *,

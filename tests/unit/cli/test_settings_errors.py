@@ -43,6 +43,12 @@ def test_a_non_integer_window_size_is_one_line_in_every_command(
         ("DRIFTLINE_WEB_PORT", "70000", "expected an integer from 1 to 65535"),
         ("DRIFTLINE_WEB_PORT", "http", "expected an integer from 1 to 65535"),
         (
+            "DRIFTLINE_INSTANCE_ID",
+            "worker/1",
+            "expected 1 to 249 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+        ),
+        ("DRIFTLINE_SESSION_TIMEOUT_SECONDS", "3", "expected an integer from 6 to 300"),
+        (
             "DRIFTLINE_DRIFT_CONFIG",
             "/nonexistent/drift.toml",
             "expected the path of an existing drift.toml file",

@@ -1,0 +1,201 @@
+"""Restarts with static group membership, against the real broker: workers SIGKILLed and
+restarted at once (same web port and state directory, so the same default instance id)
+while traffic flows give exactly what ``driftline analyze`` gives for the same events; a
+second worker started with a running worker's instance id stops one of them in one line,
+and the other goes on counting exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.factories import write_jsonl
+from tests.integration.conftest import DriftlineCLI, _free_port
+from tests.integration.stream_scenario import (
+    DRIFT_WINDOW,
+    closing_events,
+    comparable,
+    scenario_events,
+)
+from tests.integration.streamkit import docs, produce, read_topic, wait_http
+from tests.integration.test_stream_e2e import prepare
+
+DIFFERS = ("emitted_at", "source_offsets")
+EMITTED = "2026-11-27T09:00:00Z"
+# Historical events: a worker's pause while the other restarts must not let the wall clock
+# close their windows, so idle ticks are off and closing_events close the last window.
+NO_IDLE = {"DRIFTLINE_IDLE_SECONDS": "3600"}
+
+
+class Worker:
+    """A worker that keeps its web port and state directory across restarts."""
+
+    def __init__(self, driftline: DriftlineCLI, env: dict[str, str], tmp_path: Path, name: str):
+        self.driftline = driftline
+        self.port = _free_port()
+        self.env = {**env, "DRIFTLINE_WEB_PORT": str(self.port),
+                    "DRIFTLINE_DATA_DIR": str(tmp_path / name)}  # fmt: skip
+        self.logs = tmp_path / f"log-{name}"
+        self.name = name
+        self.starts = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.starts += 1
+        self.proc = self.driftline.start(["worker"], self.logs / str(self.starts), self.env)
+
+    def ready(self, timeout_s: float = 60) -> None:
+        wait_http(f"http://127.0.0.1:{self.port}/ready", timeout_s=timeout_s)
+
+    def kill(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, f"{self.name} is not running"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=60) == 0
+
+    def stderr(self) -> str:
+        return (self.logs / str(self.starts) / "stderr.log").read_text(errors="replace")
+
+
+def analyze(
+    driftline: DriftlineCLI, env: dict[str, str], tmp_path: Path, values: list[bytes]
+) -> list[dict[str, Any]]:
+    events = write_jsonl(tmp_path / "events.jsonl", values)
+    run = driftline.run(
+        ["analyze", "--input", str(events), "--baseline", str(tmp_path / "baseline.json"),
+         "--emitted-at", EMITTED, "--no-progress"],
+        env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return [orjson.loads(line) for line in run.stdout.splitlines()]
+
+
+async def windows_of(bootstrap: str, env: dict[str, str], count: int) -> list[dict[str, Any]]:
+    records = await read_topic(
+        bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"], until=lambda r: len(
+            {orjson.loads(x.value)["window_id"] for x in r}
+        ) >= count, timeout_s=90,
+    )  # fmt: skip
+    return docs(records)
+
+
+@pytest.mark.timeout(240)
+async def test_sigkills_and_restarts_of_either_worker_while_traffic_flows_change_nothing(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    env = {**stream_env, **NO_IDLE}
+    prepare(driftline, env, tmp_path, train_rows=5000)
+    windows, per_window = 6, 3000
+    values = scenario_events(windows=windows, per_window=per_window)
+    parts = [(i * 7919) % 4 for i in range(len(values))]
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    workers = [Worker(driftline, env, tmp_path, "a"), Worker(driftline, env, tmp_path, "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.ready(timeout_s=90)
+
+    # Traffic: 36 chunks of 500 events, one every 0.6 s, while workers die and come back.
+    chunk = 500
+
+    async def traffic() -> None:
+        for at in range(0, len(values), chunk):
+            await produce(kafka_bootstrap, topic, values[at : at + chunk], parts[at : at + chunk])
+            await asyncio.sleep(0.6)
+
+    flowing = asyncio.create_task(traffic())
+    kills = 0
+    started = time.monotonic()
+    for victim in (workers[0], workers[1], workers[0], workers[1]):
+        await asyncio.sleep(2)
+        if flowing.done():
+            break
+        victim.kill()
+        victim.start()
+        kills += 1
+        await asyncio.to_thread(victim.ready)
+    await flowing
+    assert kills >= 3, f"only {kills} kills landed while traffic flowed"
+    await produce(kafka_bootstrap, topic, closing_events(values, windows), [0, 1, 2, 3])
+    results = await windows_of(kafka_bootstrap, env, windows)
+    flowed_s = time.monotonic() - started
+    for w in workers:
+        w.stop()
+
+    analyzed = analyze(driftline, env, tmp_path, values)
+    ours = [d for d in analyzed if d["kind"] == "window_result"]
+    # Repeated copies of one window_id (at-least-once) are identical, or comparable raises.
+    stream = comparable(results, DIFFERS)
+    assert len(stream) == windows
+    assert stream == comparable(ours, DIFFERS)
+    counts = sorted(orjson.loads(body)["n_events"] for body in stream.values())
+    assert counts == [per_window] * windows
+    statuses = [d["status"] for d in sorted(ours, key=lambda d: d["window"]["start_ms"])]
+    assert statuses == ["drift" if i == DRIFT_WINDOW else "ok" for i in range(windows)]
+    # Not a test of speed, but of restarts that do not wait for the session timeout (30 s)
+    # each: four of those alone would take two minutes.
+    assert flowed_s < 100, flowed_s
+
+
+async def test_a_second_worker_with_a_running_workers_instance_id_stops_one_in_one_line(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    env = {**stream_env, **NO_IDLE, "DRIFTLINE_INSTANCE_ID": "the-same-id"}
+    prepare(driftline, env, tmp_path, train_rows=5000)
+    windows, per_window = 4, 2000
+    values = scenario_events(windows=windows, per_window=per_window)
+    parts = [i % 4 for i in range(len(values))]
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    half = len(values) // 2
+    first = Worker(driftline, env, tmp_path, "first")
+    first.start()
+    first.ready(timeout_s=90)
+    await produce(kafka_bootstrap, topic, values[:half], parts[:half])
+
+    second = Worker(driftline, env, tmp_path, "second")
+    second.start()
+    second.ready(timeout_s=90)
+    # The broker gives the id to the newcomer; the worker that had it finds out at its
+    # next heartbeat (1 s) and stops: exit code 2, one line, no traceback.
+    assert first.proc is not None
+    code = await asyncio.to_thread(first.proc.wait, 30)
+    stderr = first.stderr()
+    group = f"{env['DRIFTLINE_APP_ID']}-stage1"
+    assert code == 2
+    assert stderr.splitlines()[-1] == (
+        f"driftline: error: another worker joined group {group} with this worker's instance "
+        "id 'the-same-id', so this one stopped; give each worker its own DRIFTLINE_INSTANCE_ID "
+        "(the default, <host name>-<web port>, is unique per host and port)"
+    )
+    assert "Traceback" not in stderr
+
+    # The other goes on alone, and counts every event exactly once.
+    await produce(kafka_bootstrap, topic, values[half:], parts[half:])
+    await produce(kafka_bootstrap, topic, closing_events(values, windows), [0, 1, 2, 3])
+    results = await windows_of(kafka_bootstrap, env, windows)
+    assert second.proc is not None and second.proc.poll() is None  # no crash loop
+    second.stop()
+    assert "another worker joined" not in second.stderr()
+    stream = comparable(results, DIFFERS)
+    assert sorted(orjson.loads(b)["n_events"] for b in stream.values()) == [per_window] * windows
+    analyzed = [
+        d for d in analyze(driftline, env, tmp_path, values) if d["kind"] == "window_result"
+    ]
+    assert stream == comparable(analyzed, DIFFERS)
