@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, get_args
 
 import orjson
 
@@ -47,15 +47,7 @@ DeadLetterReason: TypeAlias = Literal[
     "invalid_baseline",
 ]
 # Same order as the enum in schemas/dead-letter.schema.json (a test compares them).
-DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = (
-    "invalid_json",
-    "schema_violation",
-    "timestamp_out_of_bounds",
-    "unknown_model",
-    "oversized",
-    "too_many_features",
-    "invalid_baseline",
-)
+DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
 
 FeatureValue: TypeAlias = float | int | str | bool | None
 Prediction: TypeAlias = float | int | str | dict[str, float | int]
