@@ -77,9 +77,10 @@ from app.files.readers import (
     text_to_float,
 )
 from app.pipeline.close import WindowCloser, histogram_ops
+from app.pipeline.fold import future_error
 from app.pipeline.results import DriftEvent, WindowResult
 from app.stats.rules import DriftConfig
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.binner import Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -281,14 +282,17 @@ class _Run:
             options.config,
         )  # fmt: skip
         self.started = 0.0  # set when reading starts
+        # "When read" for the future bound (as live workers have it): the analysis's start.
+        self.now_ms = time.time_ns() // 1_000_000
 
     # -- shared ------------------------------------------------------------------------
-    def _outputs(self, outputs: Sequence[Partial | WatermarkAdvanced]) -> Iterator[Document]:
+    def _outputs(self, outputs: Sequence[Output]) -> Iterator[Document]:
         for out in outputs:
             if isinstance(out, Partial):
                 self.merger.on_partial(out)
-            else:
-                for window in self.merger.on_watermark(out.source_partition, out.closed_upto_ms):
+            elif isinstance(out, WatermarkAdvanced):
+                closed = self.merger.on_watermark(0, out.model_id, out.closed_upto_ms)
+                for window in closed:
                     yield from self._close(window)
 
     def _close(self, window: CompleteWindow) -> Iterator[Document]:
@@ -306,19 +310,24 @@ class _Run:
 
     def _event(
         self, index: int, model_id: str, ts_ms: int, features: dict[str, Any], prediction: Any
-    ) -> list[Partial | WatermarkAdvanced]:
+    ) -> Sequence[Output] | None:
+        """The event's outputs; None when it is too far in the future (then the caller
+        reports it as ``timestamp_in_future``, the reason live workers dead-letter it by)."""
         s = self.summary
         if model_id != self.baseline.model_id:
             s.skipped[model_id] += 1
             self.binner.skip(index)
             return []
+        if ts_ms - self.now_ms > self.spec.max_future_ms:
+            self.binner.skip(index)
+            return None
         s.events += 1
         if s.first_event_ms is None or ts_ms < s.first_event_ms:
             s.first_event_ms = ts_ms
         if s.last_event_ms is None or ts_ms > s.last_event_ms:
             s.last_event_ms = ts_ms
         late_before = self.binner.late_total
-        outputs = self.binner.on_event(index, model_id, ts_ms, features, prediction)
+        outputs = self.binner.on_event(index, model_id, ts_ms, features, prediction, self.now_ms)
         if self.binner.late_total != late_before:
             s.late_events += 1
         return outputs
@@ -366,7 +375,10 @@ class _Run:
                 outputs = self._event(
                     index, ev.model_id, ev.timestamp_ms, ev.features, ev.prediction
                 )
-                if outputs:
+                if outputs is None:
+                    message = future_error(ev.timestamp_ms, self.now_ms, self.spec.max_future_ms)
+                    self._invalid(lineno, "timestamp_in_future", message)
+                elif outputs:
                     yield from self._outputs(outputs)
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", path=p) from None
@@ -448,7 +460,14 @@ class _Run:
                 features = dict(zip(features_cols, values, strict=True))
                 prediction = predictions[i] if predictions is not None else None
                 outputs = self._event(index, model_id, ts, features, prediction)
-                if outputs:
+                if outputs is None:
+                    future = future_error(ts, self.now_ms, self.spec.max_future_ms)
+                    if csv:
+                        deferred.append((index, "timestamp_in_future", future))
+                        self.summary.invalid["timestamp_in_future"] += 1
+                    else:
+                        self._invalid(batch.line_of(i), "timestamp_in_future", future)
+                elif outputs:
                     yield from self._outputs(outputs)
             self.summary.records = index + 1
             if self.on_progress is not None:
