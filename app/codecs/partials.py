@@ -1,13 +1,13 @@
 """Stage-1 outputs on the partials topic: a partial window, a model's progress on a source
-partition, or a late event's report, one JSON object each, the same for live workers and
-replay: ``{"type": "partial", ...}``, ``{"type": "wm", "source": p, "model_id": m,
-"closed_upto_ms": t}`` and ``{"type": "late", "source": p, "model_id": m,
-"window_start_ms": w, "offset": o}``.
+partition, or a source's backlog status, one JSON object each, the same for live workers
+and replay: ``{"type": "partial", ...}``, ``{"type": "wm", "source": p, "model_id": m,
+"closed_upto_ms": t}`` and ``{"type": "ready", "source": p, "ready": b}`` (a new owner
+has, or has not yet, read the backlog it started with).
 
 Versions: a progress message without ``model_id`` was written before per-model clocks
 (one watermark per partition); it is still read, as progress of every model the source
 carries (``WatermarkAdvanced.model_id`` None). A partial's ``late_events`` is 0 from then
-on (late events are reported one by one) and is ignored when read.
+on (late events go to the side output) and is ignored when read.
 
 A partial's histogram travels in its compact form (``WindowHistogram.to_dict``). Read
 back, it stays in that form (``ReceivedCounts``) until its window closes: only then is the
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from app.windows.binner import LateEvent, Output, WatermarkAdvanced
+from app.windows.binner import Output, SourceReady, WatermarkAdvanced
 from app.windows.partial import Partial
 
 
@@ -70,14 +70,8 @@ def output_document(out: Output) -> dict[str, Any]:
     """The partials-topic message of one stage-1 output."""
     if isinstance(out, Partial):
         return {"type": "partial", **partial_document(out)}
-    if isinstance(out, LateEvent):
-        return {
-            "type": "late",
-            "source": out.source_partition,
-            "model_id": out.model_id,
-            "window_start_ms": out.window_start_ms,
-            "offset": out.offset,
-        }
+    if isinstance(out, SourceReady):
+        return {"type": "ready", "source": out.source_partition, "ready": out.ready}
     return {
         "type": "wm",
         "source": out.source_partition,
@@ -95,10 +89,8 @@ def output_from_document(d: dict[str, Any]) -> Output | None:
         return WatermarkAdvanced(
             int(d["source"]), None if model is None else str(model), int(d["closed_upto_ms"])
         )
-    if d.get("type") == "late":
-        return LateEvent(
-            int(d["source"]), str(d["model_id"]), int(d["window_start_ms"]), int(d["offset"])
-        )
+    if d.get("type") == "ready":
+        return SourceReady(int(d["source"]), bool(d["ready"]))
     return None
 
 

@@ -107,7 +107,7 @@ def _repaired(
                 "to the wall clock",
                 binner.partition,
                 model,
-                format_rfc3339_ms(min(max_ts, 2**53)),
+                format_rfc3339_ms(max_ts),
                 spec.max_future_ms // 1000,
                 format_rfc3339_ms(now_ms),
             )

@@ -5,12 +5,12 @@ partial rewrites one window.
 
 Versions. Progress, 2 (written now): ``{"v": 2, "clocks": {model: [[source, t], ...]},
 "emitted": {model: t}, "joined_late": [[model, source, t], ...], "legacy_floor": t,
-"applied_offset": o}``. 1 (before per-model progress): ``closed_upto``, one value per
-source for every model; restored as a floor (windows ending at or before the slowest
-source's value were closed for every model), the sources with partials of a pending window
-as that model's carriers at their old value. A pending window, 2: ``{"v": 2, "model_id": m,
-"window_start_ms": w, "partials": [...], "late": [[source, [offset, ...]], ...]}``; 1: the
-list of partials alone.
+"ready": [source, ...], "applied_offset": o}``. 1 (before per-model progress):
+``closed_upto``, one value per source for every model; restored with every source ready,
+as a floor (windows ending at or before the slowest source's value were closed for every
+model), and the sources with partials of a pending window as that model's carriers at
+their old value. A pending window, 2: ``{"v": 2, "model_id": m, "window_start_ms": w,
+"partials": [...]}``; 1: the list of partials.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def watermarks_to_bytes(merger: WindowMerger) -> bytes:
             "emitted": merger.emitted_upto,
             "joined_late": [[m, s, t] for (m, s), t in merger.joined_late.items()],
             "legacy_floor": merger.legacy_floor,
+            "ready": sorted(merger.ready),
             "applied_offset": merger.applied_offset,
         }
     )
@@ -51,17 +52,17 @@ def restore_watermarks(merger: WindowMerger, raw: bytes) -> None:
             )
         merger.legacy_sources = list(values)
         merger.legacy_floor = None if any(v is None for v in values) else min(values)
+        merger.ready = set(range(merger.sources))
         return
     merger.clocks = {m: {int(s): t for s, t in c} for m, c in doc["clocks"].items()}
     merger.emitted_upto = {m: int(t) for m, t in doc["emitted"].items()}
     merger.joined_late = {(m, int(s)): int(t) for m, s, t in doc["joined_late"]}
     merger.legacy_floor = doc["legacy_floor"]
+    merger.ready = {int(s) for s in doc["ready"]}
 
 
 def pending_to_bytes(merger: WindowMerger, key: tuple[str, int]) -> bytes:
-    """The partials kept for window ``key`` (model, start), by source partition, and the
-    offsets of its late events reported so far."""
-    late = merger.late.get(key, {})
+    """The partials kept for window ``key`` (model, start), by source partition."""
     return orjson.dumps(
         {
             "v": STATE_VERSION,
@@ -70,17 +71,13 @@ def pending_to_bytes(merger: WindowMerger, key: tuple[str, int]) -> bytes:
             "partials": [
                 partial_document(p) for _, p in sorted(merger.pending.get(key, {}).items())
             ],
-            "late": [[s, sorted(offsets)] for s, offsets in sorted(late.items())],
         }
     )
 
 
 def restore_pending(merger: WindowMerger, raw: bytes) -> None:
     doc: Any = orjson.loads(raw)
-    if isinstance(doc, list):  # version 1
-        docs, late = doc, []
-    else:
-        docs, late = doc["partials"], doc["late"]
+    docs = doc if isinstance(doc, list) else doc["partials"]  # version 1: the list alone
     for d in docs:
         partial = partial_from_document(d)
         key = (partial.model_id, partial.window_start_ms)
@@ -89,6 +86,3 @@ def restore_pending(merger: WindowMerger, raw: bytes) -> None:
         if legacy is not None and legacy[partial.source_partition] is not None:
             carriers = merger.clocks.setdefault(partial.model_id, {})
             carriers.setdefault(partial.source_partition, legacy[partial.source_partition])
-    if late:
-        model, start = doc["model_id"], doc["window_start_ms"]
-        merger.late[(model, start)] = {int(s): set(offsets) for s, offsets in late}

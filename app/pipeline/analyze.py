@@ -80,7 +80,7 @@ from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.fold import future_error
 from app.pipeline.results import DriftEvent, WindowResult
 from app.stats.rules import DriftConfig
-from app.windows.binner import Output, PartitionBinner, WatermarkAdvanced
+from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -326,10 +326,10 @@ class _Run:
             s.first_event_ms = ts_ms
         if s.last_event_ms is None or ts_ms > s.last_event_ms:
             s.last_event_ms = ts_ms
-        late_before = self.binner.late_total
         outputs = self.binner.on_event(index, model_id, ts_ms, features, prediction, self.now_ms)
-        if self.binner.late_total != late_before:
+        if isinstance(outputs, LateEvent):  # added to no window (a stream's side output)
             s.late_events += 1
+            return []
         return outputs
 
     def _invalid(self, line: int, reason: DeadLetterReason, message: str) -> None:

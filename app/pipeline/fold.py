@@ -33,14 +33,13 @@ class SourceRecord(Protocol):
 
 @dataclass(frozen=True)
 class Rejected:
-    """The record goes to the dead-letter topic (a late event: to its side output, with
-    its window id, and ``outputs`` holds the report stage 2 counts it by)."""
+    """The record goes to the dead-letter topic (a late event: its side output, with the
+    id of the window it belongs to)."""
 
     reason: DeadLetterReason
     error: str | BaseException
     model_id: str | None
     window_id: str | None = None
-    outputs: tuple[Output, ...] = ()
 
     def letter(self, rec: SourceRecord, received_at_ms: int) -> dict[str, Any]:
         """The dead-letter document for ``rec`` (the live stream and replay write the same)."""
@@ -110,7 +109,7 @@ def fold_record(
         return Rejected("unknown_model", f"no baseline for model {model_id!r}", model_id)
     # ev.features is the decoded object itself and the binner only reads it: no copy.
     outputs = binner.on_event(offset, model_id, ts_ms, ev.features, ev.prediction, now_ms)
-    if outputs and type(outputs[0]) is LateEvent:
+    if isinstance(outputs, LateEvent):
         span = spec.span(start)
         closed = binner.closed_upto(model_id)
         return Rejected(
@@ -121,7 +120,6 @@ def fold_record(
             f"(allowed lateness {_seconds(spec.lateness_ms)} s)",
             model_id,
             window_id(model_id, baseline.baseline_id, span),
-            tuple(outputs),
         )
     return Folded(model_id, ts_ms, outputs)
 

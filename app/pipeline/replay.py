@@ -2,8 +2,8 @@
 
 Each source partition is binned on its own (by one of N replay processes) exactly as the
 live stage 1 bins it (per-model clocks, the future bound, late events to the side output;
-no idleness: event time only), and yields an ordered list of partials, progress and
-late-event reports ending with each model's end-of-input progress. Merging those lists per
+no idleness: event time only), and yields an ordered list of partials and progress ending
+with each model's end-of-input progress. Merging those lists per
 partition, in order, into one WindowMerger gives the same complete windows whatever N is
 and whichever process binned which partition: the result depends only on each partition's events.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.windows.binner import LateEvent, Output, WatermarkAdvanced
+from app.windows.binner import Output, SourceReady, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -71,12 +71,12 @@ def merge_runs(
         for out in run.outputs:
             if isinstance(out, Partial):
                 merger.on_partial(out)
-            elif isinstance(out, LateEvent):
-                merger.on_late(out)
-            else:
+            elif isinstance(out, WatermarkAdvanced):
                 done.extend(
                     merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
                 )
+            elif isinstance(out, SourceReady):  # not written by replay; all sources ready
+                done.extend(merger.on_ready(out.source_partition, out.ready))
     # Oldest first, then by model: closes come per model, this order does not depend on it.
     done.sort(key=lambda w: (w.window_start_ms, w.model_id))
     before, after = partial_windows(runs)

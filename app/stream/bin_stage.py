@@ -48,7 +48,7 @@ from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
-from app.windows.binner import LateEvent, Output, PartitionBinner
+from app.windows.binner import Output, PartitionBinner, SourceReady
 from app.windows.checkpoint import (
     caught_up,
     checkpoint_due,
@@ -74,6 +74,7 @@ class Owned:
     last_activity: float
     pending: int = 0  # records folded since the last checkpoint
     closed: bool = False  # partials or a watermark went out since the last checkpoint
+    ready: bool = False  # the backlog it came with is read (stage 2 was told)
 
 
 @dataclass
@@ -138,8 +139,7 @@ class BinStage:
                     self.torn = True
                     for tp, records in batch.items():
                         await self._fold(tp.partition, records)
-                    if self.live:
-                        await self._tick_idle()
+                    await self._tick_idle()
                     self.torn = False
                     await self._report_lag()
                     try:
@@ -201,10 +201,8 @@ class BinStage:
                 if result.model_id is not None:
                     seen[result.model_id] += 1
                 await self._dead_letter(rec, result, now_ms)
-                if result.outputs:  # a late event: its report goes to stage 2
-                    late[result.model_id or ""] += 1
-                    await self._emit(result.outputs)
-                    owned.closed = True
+                if result.reason == "late" and result.model_id is not None:
+                    late[result.model_id] += 1
                 continue
             seen[result.model_id] += 1
             valid[result.model_id] += 1
@@ -229,9 +227,12 @@ class BinStage:
         partials = self.settings.topic_partials
         for out in outputs:
             value = encode_output(out)
-            if isinstance(out, Partial | LateEvent):
+            if isinstance(out, Partial):
                 q = route(out.model_id, out.window_start_ms, self.n)
                 await self._send(partials, value, out.model_id.encode(), q)
+            elif isinstance(out, SourceReady):
+                for q in range(self.n):
+                    await self._send(partials, value, None, q)
             else:
                 self.metrics.watermark.set(
                     out.closed_upto_ms / 1000,
@@ -266,6 +267,11 @@ class BinStage:
             position = None if end is None else await self.consumer.position(tp)
             if not caught_up(position, end):
                 continue  # a backlog is never overtaken: its events would all turn late
+            if not owned.ready:  # its backlog is read: it no longer holds unseen models
+                owned.ready = True
+                await self._emit([SourceReady(p, True)])
+            if not self.live:
+                continue  # event time only
             outputs = owned.binner.on_idle(now_ms, idle_ms)
             if outputs:
                 await self._emit(outputs)
@@ -379,9 +385,10 @@ class BinStage:
                         binner, raw, self.registry.by_id, now_ms=int(time.time() * 1000)
                     )
                 self.owned[p] = Owned(binner, last_checkpoint=now, last_activity=now)
-                # Stage 2 learns at once which models this partition carries (and holds
-                # their windows for it), not only at each model's next event.
-                await self._emit(binner.progress())
+                # Stage 2 learns at once that this partition has a backlog to read (it
+                # may hold any model) and which models it carries, not only at each
+                # model's next event.
+                await self._emit([SourceReady(p, False), *binner.progress()])
                 start = next_offset(binner.applied_offset)
                 if start is not None:
                     self.consumer.seek(TopicPartition(self.topic, p), start)

@@ -29,7 +29,7 @@ from app.contracts.deadletter import dead_letter
 from app.pipeline.results import WindowResult, window_id
 from app.stream.gap_reader import GapReader
 from app.stream.metrics import DriftlineMetrics
-from app.windows.binner import LateEvent, WatermarkAdvanced
+from app.windows.binner import SourceReady, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 
@@ -71,7 +71,8 @@ class MergeStage:
     def _merger(self, q: int) -> WindowMerger:
         merger = self.mergers.get(q)
         if merger is None:
-            merger = WindowMerger(self.n, self.spec)
+            # No source is ready until its stage 1 says so (or the stored state does).
+            merger = WindowMerger(self.n, self.spec, all_ready=False)
             pending = []
             for key, raw in list(self.stage2.items()):
                 kq, kind = orjson.loads(key)[:2]
@@ -115,32 +116,28 @@ class MergeStage:
             return  # already in the state (redelivery)
         merger.applied_offset = offset
         out = decode_output(value) if value is not None else None
-        if isinstance(out, Partial | LateEvent):
+        if isinstance(out, Partial):
             key = (out.model_id, out.window_start_ms)
-            if isinstance(out, LateEvent):
-                if merger.on_late(out):
-                    self.stage2[orjson.dumps([q, "p", *key])] = pending_to_bytes(merger, key)
+            fate = merger.on_partial(out)
+            if fate == "merged":
+                self.stage2[orjson.dumps([q, "p", *key])] = pending_to_bytes(merger, key)
+            elif fate == "duplicate":
+                self.metrics.duplicates.inc()
             else:
-                fate = merger.on_partial(out)
-                if fate == "merged":
-                    self.stage2[orjson.dumps([q, "p", *key])] = pending_to_bytes(merger, key)
-                elif fate == "duplicate":
-                    self.metrics.duplicates.inc()
-                else:
-                    await self._late_partial(out)
+                await self._late_partial(out)
             self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
             return
         done: list[CompleteWindow] = []
+        before = set(merger.pending_keys())
         if isinstance(out, WatermarkAdvanced):
-            before = set(merger.pending_keys())
             done = merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
-            gone = before - set(merger.pending_keys())
-        else:
-            gone = set()
+        elif isinstance(out, SourceReady):
+            done = merger.on_ready(out.source_partition, out.ready)
+        gone = before - set(merger.pending_keys())
         self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
         for window in done:
             await self._close(window)
-        for model, start in sorted(gone):  # closed, or late reports only (no result)
+        for model, start in sorted(gone):
             del self.stage2[orjson.dumps([q, "p", model, start])]
 
     async def _late_partial(self, partial: Partial) -> None:

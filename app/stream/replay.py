@@ -199,7 +199,6 @@ def _one(
     if result is None:
         return None
     if isinstance(result, Rejected):
-        run.outputs.extend(result.outputs)  # a late event's report
         return result
     run.outputs.extend(result.outputs)
     run.events += 1

@@ -16,10 +16,11 @@ minutes or 3 days behind the clock is counted in its own windows, and the last w
 stream that stops still closes.
 
 Late events (in a window this partition already closed for the model) are not added to
-any window: ``on_event`` returns a ``LateEvent`` naming the window it belongs to; the
-caller sends the event to the side output (dead-letter reason ``late``) and the report to
-stage 2, which counts it in that window's ``late_events`` if the window is still open
-there (other partitions holding it).
+any window: ``on_event`` returns a ``LateEvent`` naming the window it belongs to, and the
+caller sends the event to the side output (dead-letter reason ``late``, with that window's
+id). They are not counted in any result: whether a late event of a window reached stage 2
+before the window closed there depends on timing (how partitions interleave, how many
+workers), and results must not (a result's ``late_events`` is 0).
 
 Exactness. The whole state of a source partition is one snapshot (its bytes:
 ``app.codecs.stage1_snapshot``) that the stream layer writes to the stage-1 snapshot topic
@@ -56,7 +57,7 @@ class WatermarkAdvanced:
 @dataclass(frozen=True)
 class LateEvent:
     """An event at ``offset`` of ``model_id`` later than the allowed lateness of its window
-    (``window_start_ms``) on this partition: reported to stage 2, never added."""
+    (``window_start_ms``) on this partition: never added, sent to the side output."""
 
     source_partition: int
     model_id: str
@@ -64,7 +65,19 @@ class LateEvent:
     offset: int
 
 
-Output = Partial | WatermarkAdvanced | LateEvent
+@dataclass(frozen=True)
+class SourceReady:
+    """Whether a source partition has read the backlog it had when its owner took it over
+    (live stage 1 says so; ``ready`` False when a new owner starts). Until then it may
+    hold events of any model, so it holds the windows of every model it has not shown yet
+    (app.windows.merger)."""
+
+    source_partition: int
+    ready: bool
+
+
+# What stage 1 sends to stage 2 (the partials topic), in order.
+Output = Partial | WatermarkAdvanced | SourceReady
 NO_OUTPUT: tuple[Output, ...] = ()  # the common case, returned without allocating
 
 
@@ -123,7 +136,7 @@ class PartitionBinner:
         features: dict[str, Any],
         prediction: Any,
         now_ms: int,
-    ) -> Sequence[Output]:
+    ) -> Sequence[Output] | LateEvent:
         """Fold one valid event in, read at wall time ``now_ms``. Returns the partials and
         progress it completes, or a ``LateEvent`` (then nothing was added).
 
@@ -147,7 +160,7 @@ class PartitionBinner:
             # closed, never count it in another one. The side output names its window.
             clock.read_ts_ms = clock.max_ts_ms
             self.late_total += 1
-            return (LateEvent(self.partition, model_id, start, offset),)
+            return LateEvent(self.partition, model_id, start, offset)
         key = (model_id, start)
         entry = self._open.get(key)
         if entry is None:

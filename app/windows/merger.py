@@ -10,7 +10,9 @@ its progress to every partials partition *after* the partials it completes (one 
 per-partition order), so when p's progress for m arrives here, p's partials of m for the
 windows it covers have arrived too.
 
-A partition that first shows m for a window already closed here (it joined late: m's
+A partition with a backlog may hold any model's events: until its owner has read the
+backlog it started with (``SourceReady``), it holds the windows of every model it has not
+shown yet. A partition that first shows m for a window already closed here (it joined late: m's
 first events on it were read after the other carriers had passed that window) cannot be
 added to a result already emitted, and must not be dropped: ``on_partial`` answers
 "late" and the stream reports the partial on the side output (dead-letter reason
@@ -19,8 +21,7 @@ emitted result stands, and later windows wait for that partition like any carrie
 
 Replacing, not adding: a redelivered partial (at-least-once) replaces the copy kept for its
 source partition, so duplicates cannot double-count. A partial for a window that is
-already complete is a duplicate of one that was merged, and is ignored. Late-event reports
-of a pending window are kept by source offset, so a redelivered one counts once.
+already complete is a duplicate of one that was merged, and is ignored.
 
 The stream layer keeps the state in its ``stage2`` table (bytes: app.codecs.stage2_state).
 """
@@ -30,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from app.windows.binner import LateEvent
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 
@@ -42,8 +42,6 @@ class CompleteWindow:
     model_id: str
     window_start_ms: int
     partials: tuple[Partial, ...]  # sorted by source partition
-    # Late events of this window reported before it closed (the side output has them all).
-    late_events: int = 0
 
     @property
     def n_events(self) -> int:
@@ -53,9 +51,13 @@ class CompleteWindow:
 class WindowMerger:
     """Pending windows and per-model source progress of one partials partition."""
 
-    def __init__(self, sources: int, spec: WindowSpec) -> None:
+    def __init__(self, sources: int, spec: WindowSpec, *, all_ready: bool = True) -> None:
         self.sources = sources
         self.spec = spec
+        # Sources that have read the backlog they started with (SourceReady). One that has
+        # not may still show any model: it holds the windows of models it does not carry.
+        # Replay and analyze know every source's models in advance: all ready.
+        self.ready: set[int] = set(range(sources)) if all_ready else set()
         # model -> carrying source -> its closed-up-to time for the model (None: expected
         # to carry it, no progress yet; replay knows its carriers in advance).
         self.clocks: dict[str, dict[int, int | None]] = {}
@@ -69,8 +71,6 @@ class WindowMerger:
         self.legacy_floor: int | None = None
         self.legacy_sources: list[int | None] | None = None  # each source's, in that state
         self.pending: dict[tuple[str, int], dict[int, Partial]] = {}
-        # (model, window start) -> source -> offsets of late events reported for it.
-        self.late: dict[tuple[str, int], dict[int, set[int]]] = {}
         self.duplicates_ignored = 0
         # Last partials-topic offset folded in (persisted with the progress): the stream
         # layer uses it to notice records its transport skipped.
@@ -79,8 +79,13 @@ class WindowMerger:
     def horizon(self, model_id: str) -> int | None:
         """Every carrier of the model has passed windows ending at or before this (None
         while a carrier has not spoken, or none has)."""
+        carriers = self.clocks.get(model_id, {})
+        if len(self.ready) < self.sources and any(
+            s not in self.ready and s not in carriers for s in range(self.sources)
+        ):
+            return None  # a source with a backlog may still show this model
         horizon: int | None = None
-        for value in self.clocks.get(model_id, {}).values():
+        for value in carriers.values():
             if value is None:
                 return None
             if horizon is None or value < horizon:
@@ -101,8 +106,8 @@ class WindowMerger:
         self.clocks.setdefault(model_id, {}).setdefault(source, None)
 
     def pending_keys(self) -> list[tuple[str, int]]:
-        """(model, start) of every window holding partials or late-event reports."""
-        return sorted(set(self.pending) | set(self.late))
+        """(model, start) of every window holding partials."""
+        return sorted(self.pending)
 
     def on_partial(self, partial: Partial) -> PartialFate:
         """Keep a partial; or say it is a duplicate of a merged one, or late (see above)."""
@@ -118,15 +123,6 @@ class WindowMerger:
         key = (model, partial.window_start_ms)
         self.pending.setdefault(key, {})[partial.source_partition] = partial
         return "merged"
-
-    def on_late(self, late: LateEvent) -> bool:
-        """Count a late event in its window's result if that window is still open here."""
-        done = self.closed_through(late.model_id)
-        if done is not None and late.window_start_ms + self.spec.size_ms <= done:
-            return False  # its result went out already; the side output has the event
-        key = (late.model_id, late.window_start_ms)
-        self.late.setdefault(key, {}).setdefault(late.source_partition, set()).add(late.offset)
-        return True
 
     def on_watermark(
         self, source: int, model_id: str | None, closed_upto_ms: int
@@ -154,6 +150,24 @@ class WindowMerger:
             if current is not None and closed_upto_ms <= current:
                 return []
         carriers[source] = closed_upto_ms
+        return self._complete(model_id)
+
+    def on_ready(self, source: int, ready: bool) -> list[CompleteWindow]:
+        """A source's backlog status; return the windows its readiness completes."""
+        if not 0 <= source < self.sources:
+            raise ValueError(f"status of source partition {source}, expected < {self.sources}")
+        if not ready:
+            self.ready.discard(source)
+            return []
+        if source in self.ready:
+            return []
+        self.ready.add(source)
+        out: list[CompleteWindow] = []
+        for model in sorted(self.clocks):
+            out.extend(self._complete(model))
+        return out
+
+    def _complete(self, model_id: str) -> list[CompleteWindow]:
         horizon = self.horizon(model_id)
         if horizon is None:
             return []
@@ -161,18 +175,9 @@ class WindowMerger:
         keys = [k for k in self.pending_keys() if k[0] == model_id and k[1] + size <= horizon]
         windows = []
         for key in keys:
-            parts = self.pending.pop(key, {})
-            late = self.late.pop(key, {})
-            if parts:  # late reports only: no result (the side output has those events)
-                windows.append(
-                    CompleteWindow(
-                        model_id,
-                        key[1],
-                        tuple(parts[p] for p in sorted(parts)),
-                        sum(len(offsets) for offsets in late.values()),
-                    )
-                )
-                end = key[1] + size
-                if end > self.emitted_upto.get(model_id, end - 1):
-                    self.emitted_upto[model_id] = end
+            parts = self.pending.pop(key)
+            windows.append(CompleteWindow(model_id, key[1], tuple(parts[p] for p in sorted(parts))))
+            end = key[1] + size
+            if end > self.emitted_upto.get(model_id, end - 1):
+                self.emitted_upto[model_id] = end
         return windows

@@ -93,7 +93,8 @@ async def dead_letters(bootstrap: str, env: dict[str, str], count: int) -> list[
     )
     for doc in found:
         validate("dead-letter", doc)
-    return found
+    # Keyed like the input (no key here): spread over the topic's partitions; input order.
+    return sorted(found, key=lambda d: (d["source"]["partition"], d["source"]["offset"]))
 
 
 def start(driftline: DriftlineCLI, env: dict[str, str], tmp_path: Path) -> Any:

@@ -35,6 +35,7 @@ from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 from tests.factories import make_baseline
+from tests.unit.windows.fakes import outputs_of
 
 GOLDEN = Path(__file__).parent / "golden"
 SPEC = WindowSpec.from_seconds(60, 5)
@@ -102,7 +103,9 @@ def _bin(p: int, events: list[tuple[int, dict[str, object], object]]) -> list[Ou
     b = _binner(p)
     out: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
-        out += b.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+        out += outputs_of(
+            b.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+        )
     return out + b.on_end()
 
 
@@ -155,9 +158,7 @@ def _merge(runs: list[list[Output]]) -> tuple[list[CompleteWindow], bytes]:
                 merger.on_partial(out)
                 if not state:
                     state = pending(merger, (out.model_id, out.window_start_ms))
-            elif isinstance(out, LateEvent):
-                merger.on_late(out)
-            else:
+            elif isinstance(out, WatermarkAdvanced):
                 done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done, state
 
@@ -183,11 +184,11 @@ def test_partials_messages_are_the_golden_bytes() -> None:
 def test_window_results_and_drift_events_are_the_golden_bytes() -> None:
     logs = _events()
     windows, state = _merge([_bin(p, logs[p]) for p in range(SOURCES)])
-    # The late event is of the first window, reported while partition 1 held it open.
-    assert [(w.window_start_ms - T0, w.n_events, w.late_events) for w in windows] == [
-        (0, 1200, 1),
-        (60_000, 1300, 0),
-        (120_000, 100, 0),
+    # The late event (of the first window) is in no window: it goes to the side output.
+    assert [(w.window_start_ms - T0, w.n_events) for w in windows] == [
+        (0, 1200),
+        (60_000, 1300),
+        (120_000, 100),
     ]
     results, alerts = _documents(windows)
     statuses = [orjson.loads(line)["status"] for line in results.splitlines()]
@@ -266,8 +267,8 @@ def test_a_golden_stage1_snapshot_restores_and_continues_identically() -> None:
     rest: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
         if not restored.already_applied(offset):
-            rest += restored.on_event(
-                offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS
+            rest += outputs_of(
+                restored.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
             )
     rest += restored.on_end()
     uninterrupted = _bin(0, events)
@@ -353,9 +354,7 @@ def _merge_only(runs: list[list[Output]]) -> tuple[list[CompleteWindow], None]:
         for out in outputs:
             if isinstance(out, Partial):
                 merger.on_partial(out)
-            elif isinstance(out, LateEvent):
-                merger.on_late(out)
-            else:
+            elif isinstance(out, WatermarkAdvanced):
                 done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done, None
 
@@ -376,8 +375,8 @@ def test_a_stage1_snapshot_of_the_previous_format_restores_and_continues() -> No
     rest: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
         if not restored.already_applied(offset):
-            rest += restored.on_event(
-                offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS
+            rest += outputs_of(
+                restored.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
             )
     rest += restored.on_end()
     uninterrupted = _bin(0, events)
@@ -409,4 +408,4 @@ def test_a_clock_beyond_the_future_bound_is_repaired_on_restore(
         "allowed lateness",
     ]
     out = restored.on_event(700, "fraud-scorer", NOW_MS + 1_000, {"age": 1.0}, 0.5, NOW_MS)
-    assert not any(isinstance(o, LateEvent) for o in out)
+    assert not isinstance(out, LateEvent)

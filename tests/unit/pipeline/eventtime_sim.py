@@ -24,7 +24,12 @@ from app.codecs.stage2_state import (
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Folded, Rejected, fold_record
 from app.pipeline.results import window_id
-from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
+from app.windows.binner import (
+    Output,
+    PartitionBinner,
+    SourceReady,
+    WatermarkAdvanced,
+)
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
@@ -46,6 +51,7 @@ class Sim:
     models: tuple[str, ...]
     spec: WindowSpec
     idle_ms: int = 5_000
+    all_ready: bool = True  # False: every partition starts with a backlog (a live start)
     registry: BaselineRegistry = field(default_factory=BaselineRegistry)
     closed: list[CompleteWindow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
@@ -55,7 +61,10 @@ class Sim:
         for i, model in enumerate(self.models):
             self.registry.add(make_baseline(model_id=model, baseline_id=f"bl-{i:016x}"))
         self.binners = [self._binner(p) for p in range(self.partitions)]
-        self.mergers = [WindowMerger(self.partitions, self.spec) for _ in range(self.partitions)]
+        self.mergers = [
+            WindowMerger(self.partitions, self.spec, all_ready=self.all_ready)
+            for _ in range(self.partitions)
+        ]
         self.offsets = [0] * self.partitions
 
     def _binner(self, p: int) -> PartitionBinner:
@@ -76,13 +85,16 @@ class Sim:
             self.deliver(result.outputs)
         elif isinstance(result, Rejected):
             self.rejected.append(result)
-            self.deliver(result.outputs)
         return result
 
     def idle(self, wall_ms: int) -> None:
         """Every partition is caught up (the simulation reads records as they come)."""
         for binner in self.binners:
             self.deliver(binner.on_idle(wall_ms, self.idle_ms))
+
+    def ready(self, partition: int) -> None:
+        """``partition`` has read the backlog it started with (live stage 1 says so)."""
+        self.deliver([SourceReady(partition, True)])
 
     def end(self) -> None:
         for binner in self.binners:
@@ -107,8 +119,9 @@ class Sim:
                 q = route(out.model_id, out.window_start_ms, self.partitions)
                 if self.mergers[q].on_partial(out) == "late":
                     self.late_partials.append(out)
-            elif isinstance(out, LateEvent):
-                self.mergers[route(out.model_id, out.window_start_ms, self.partitions)].on_late(out)
+            elif isinstance(out, SourceReady):
+                for merger in self.mergers:
+                    self.closed += merger.on_ready(out.source_partition, out.ready)
             else:
                 assert isinstance(out, WatermarkAdvanced)
                 for merger in self.mergers:

@@ -122,12 +122,34 @@ def test_a_partition_that_carries_the_model_and_is_behind_holds_its_windows() ->
     assert sim.rejected == []
 
 
+def test_a_partition_with_a_backlog_holds_the_windows_of_models_it_has_not_shown() -> None:
+    sim = Sim(2, ("a", "b"), SPEC, all_ready=False)  # a live start: both have backlogs
+    for i in range(130):  # partition 0 reads its whole backlog of a first
+        sim.read(0, "a", T0 + i * S, T0)
+    assert sim.counts() == {}  # partition 1 has not read its backlog: it may hold a's events
+    for i in range(130):
+        sim.read(1, "a", T0 + i * S, T0)
+    assert sim.counts() == {("a", T0): 120, ("a", T0 + MIN): 120}
+    for i in range(130):  # b only on partition 0
+        sim.read(0, "b", T0 + i * S, T0)
+    assert ("b", T0) not in sim.counts()
+    sim.ready(0)
+    sim.ready(1)  # partition 1's backlog is read: it never showed b, b closes on 0 alone
+    assert sim.counts() == {
+        ("a", T0): 120,
+        ("a", T0 + MIN): 120,
+        ("b", T0): 60,
+        ("b", T0 + MIN): 60,
+    }
+    assert sim.late_partials == [] and sim.rejected == []
+
+
 def test_one_event_dated_2099_is_dead_lettered_and_moves_no_clock() -> None:
     sim = Sim(1, ("m",), SPEC)
     sim.read(0, "m", T0 + 1 * S, T0 + 1 * S)
     future = sim.read(0, "m", 4_102_358_400_000, T0 + 2 * S)  # 2099-12-31T00:00:00Z
     assert isinstance(future, Rejected)
-    assert (future.reason, future.model_id, future.outputs) == ("timestamp_in_future", "m", ())
+    assert (future.reason, future.model_id, future.window_id) == ("timestamp_in_future", "m", None)
     assert str(future.error) == (
         "$.timestamp: 2099-12-31T00:00:00Z is 2306595598 s ahead of the wall clock "
         "(2026-11-27T07:00:02Z); the limit is 300 s (DRIFTLINE_MAX_FUTURE_SECONDS)"
@@ -164,11 +186,10 @@ def test_late_events_go_to_the_side_output_with_their_own_window_id() -> None:
     assert isinstance(sim.read(0, "b", T0 + 20 * S, T0), Folded)
     sim.end()
     assert sim.counts() == {("a", T0): 1, ("a", T0 + MIN): 1, ("b", T0): 2}
-    assert [w.late_events for w in sim.closed] == [0, 0, 0]
     assert sim.binners[0].late_total == 1
 
 
-def test_a_result_counts_late_events_of_its_own_window_only() -> None:
+def test_late_events_are_charged_to_no_window_even_one_still_open() -> None:
     sim = Sim(2, ("a",), SPEC)
     sim.read(1, "a", T0 + 1 * S, T0)  # partition 1 holds a's first window open
     sim.read(0, "a", T0 + 10 * S, T0)
@@ -177,9 +198,9 @@ def test_a_result_counts_late_events_of_its_own_window_only() -> None:
         late = sim.read(0, "a", ts, T0)
         assert isinstance(late, Rejected) and late.reason == "late"
     sim.read(1, "a", T0 + 3 * MIN, T0)  # partition 1 catches up: both windows close
-    assert [(w.window_start_ms, w.n_events, w.late_events) for w in sim.closed] == [
-        (T0, 2, 2),
-    ]
+    # Window [T0, +1 min) was still open (partition 1) when two of its late events came:
+    # still not added (whether they came in time would depend on how partitions interleave).
+    assert [(w.window_start_ms, w.n_events) for w in sim.closed] == [(T0, 2)]
     # [T0 + 1 min, +2 min) had no on-time event: no result; its late event is in the side
     # output only (with its window id), never charged to another window.
     assert sim.late_ids() == Counter(
@@ -223,7 +244,6 @@ def test_clocks_survive_a_restart_exactly() -> None:
     a.end()
     b.end()
     assert b.counts() == a.counts() and b.late_ids() == a.late_ids()
-    assert [w.late_events for w in b.closed] == [w.late_events for w in a.closed]
 
 
 # -- the property: random interleavings -------------------------------------------------
@@ -299,5 +319,3 @@ def test_windows_equal_a_simple_reference_and_late_events_carry_their_window(
     assert sim.late_ids() == late
     assert sim.reasons() == Counter({"late": sum(late.values())} if late else {})
     assert sim.late_partials == []
-    for w in sim.closed:  # late_events: only that window's own late events
-        assert w.late_events <= late[(w.model_id, sim.window_id(w.model_id, w.window_start_ms))]

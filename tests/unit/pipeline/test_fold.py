@@ -16,7 +16,7 @@ from app.codecs.stage1_snapshot import snapshot_to_bytes
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Folded, Rejected, fold_record
 from app.pipeline.results import window_id
-from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
+from app.windows.binner import Output, PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 from tests.factories import bin_index, make_baseline, numeric_from_values
@@ -192,7 +192,6 @@ def test_a_late_event_goes_to_the_side_output_with_its_own_window_id() -> None:
         "this partition for model 'a' at 2026-01-01T00:01:00Z (allowed lateness 0 s)",
         "a",
         window_id("a", "bl-0000000000000000", SPEC.span(T0)),
-        (LateEvent(PARTITION, "a", T0, 3),),
     )
     # b's clock is its own: the same minute is on time for b.
     assert fold(binner, registry, 4, event("b", T0 + 5000)) == Folded("b", T0 + 5000, ())

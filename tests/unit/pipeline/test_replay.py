@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -16,21 +15,26 @@ from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
 from tests.factories import make_baseline
-from tests.unit.windows.fakes import CountingAccumulator, CountingOps
+from tests.unit.windows.fakes import CountingAccumulator, CountingOps, outputs_of
 
 SIZE = 1000
 SPEC = WindowSpec(size_ms=SIZE, lateness_ms=200)
 BASELINES = {m: make_baseline(model_id=m, baseline_id=f"bl-{i:016x}") for i, m in enumerate("ab")}
 
 Event = tuple[int, str, int]  # (source partition, model, event time)
+LATE: dict[int, list[LateEvent]] = {}  # per partition: the late events of the last binning
 
 
 def bin_partition(p: int, events: list[Event]) -> PartitionRun:
     """What one replay process yields for source partition p (as app.stream.replay does)."""
     binner = PartitionBinner(p, SPEC, CountingOps(), lambda m, _w: BASELINES[m])
     run = PartitionRun(p, [], truncated_start=False, truncated_end=False)
+    LATE[p] = []
     for offset, (_, model, ts) in enumerate(e for e in events if e[0] == p):
-        run.outputs += binner.on_event(offset, model, ts, {"x": 1.0}, 0, ts)
+        result = binner.on_event(offset, model, ts, {"x": 1.0}, 0, ts)
+        if isinstance(result, LateEvent):
+            LATE[p].append(result)
+        run.outputs += outputs_of(result)
     run.outputs += binner.on_end()
     return run
 
@@ -54,9 +58,7 @@ def live_windows(runs: list[PartitionRun], partitions: int, seed: int) -> list[C
         out = rng.choice([q for q in queues if q]).pop(0)
         if isinstance(out, Partial):
             mergers[route(out.model_id, out.window_start_ms, partitions)].on_partial(out)
-        elif isinstance(out, LateEvent):
-            mergers[route(out.model_id, out.window_start_ms, partitions)].on_late(out)
-        else:
+        elif isinstance(out, WatermarkAdvanced):
             for merger in mergers:
                 done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done
@@ -118,13 +120,9 @@ def test_merge_equals_live_for_any_events(events: list[Event], seed: int) -> Non
     runs = [bin_partition(p, events) for p in range(4)]
     windows, flagged = merge_runs(runs, 4, SPEC)
     assert flagged == set()
-    # Counts equal; late_events may differ (a late report counts only while its window is
-    # still open, which depends on the interleaving).
-    assert [replace(w, late_events=0) for w in windows] == [
-        replace(w, late_events=0) for w in by_window(live_windows(runs, 4, seed))
-    ]
-    # Every event is counted once: in its own window, or reported late with that window.
-    late = [o for r in runs for o in r.outputs if isinstance(o, LateEvent)]
+    assert windows == by_window(live_windows(runs, 4, seed))
+    # Every event is counted once: in its own window, or late (its side output) with it.
+    late = [o for r in runs for o in LATE[r.partition]]
     assert sum(w.n_events for w in windows) + len(late) == len(events)
     late_windows = Counter((o.model_id, o.window_start_ms) for o in late)
     truth = Counter((m, SPEC.start_of(ts)) for _, m, ts in events) - late_windows

@@ -22,7 +22,7 @@ from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
 from tests.factories import make_baseline
-from tests.unit.windows.fakes import CountingAccumulator, CountingOps
+from tests.unit.windows.fakes import CountingAccumulator, CountingOps, outputs_of
 
 SPEC = WindowSpec(size_ms=1000, lateness_ms=200)
 BASELINES = {m: make_baseline(model_id=m) for m in ("a", "b")}
@@ -42,7 +42,7 @@ def test_window_closes_when_watermark_passes_its_end() -> None:
     assert b.on_event(0, "a", 100, {"x": 1}, 0, 0) == [WatermarkAdvanced(0, "a", -1000)]
     assert b.on_event(1, "a", 900, {"x": 1}, 0, 0) == [WatermarkAdvanced(0, "a", 0)]
     assert b.on_event(2, "a", 1100, {"x": 1}, 0, 0) == ()  # wm = 900: window [0,1000) still open
-    out = b.on_event(3, "a", 1200, {"x": 1}, 0, 0)  # wm = 1000: closes [0, 1000)
+    out = outputs_of(b.on_event(3, "a", 1200, {"x": 1}, 0, 0))  # wm = 1000: closes [0, 1000)
     assert len(out) == 2
     partial, wm = out
     assert isinstance(partial, Partial) and isinstance(wm, WatermarkAdvanced)
@@ -60,7 +60,7 @@ def test_late_event_is_reported_with_its_window_not_added() -> None:
         b.on_event(off, "a", ts, {"x": 1}, 0, 0)
     assert b.closed_upto("a") == 1000
     # Window [0,1000) is closed for a: late, reported, added nowhere.
-    assert b.on_event(3, "a", 500, {"x": 1}, 0, 0) == (LateEvent(0, "a", 0, 3),)
+    assert b.on_event(3, "a", 500, {"x": 1}, 0, 0) == LateEvent(0, "a", 0, 3)
     out = b.on_end()
     parts = [o for o in out if isinstance(o, Partial)]
     assert [(p.window_start_ms, p.n_events, p.late_events) for p in parts] == [(1000, 2, 0)]
@@ -84,15 +84,15 @@ def test_snapshot_restore_continues_identically() -> None:
     events = [(i, "ab"[i % 2], 137 * i, {"x": i}) for i in range(40)]
     out_a: list[Output] = []
     for off, m, ts, f in events:
-        out_a += a.on_event(off, m, ts, f, 0, 0)
+        out_a += outputs_of(a.on_event(off, m, ts, f, 0, 0))
     out_b: list[Output] = []
     for off, m, ts, f in events[:17]:
-        out_b += b.on_event(off, m, ts, f, 0, 0)
+        out_b += outputs_of(b.on_event(off, m, ts, f, 0, 0))
     restored = binner()
     restore_snapshot(restored, snapshot_to_bytes(b), lambda _id: BASELINES["a"], now_ms=0)
     for off, m, ts, f in events[10:]:  # redelivery from an older commit point
         if not restored.already_applied(off):
-            out_b += restored.on_event(off, m, ts, f, 0, 0)
+            out_b += outputs_of(restored.on_event(off, m, ts, f, 0, 0))
     assert out_b == out_a
     assert snapshot_to_bytes(restored) == snapshot_to_bytes(a)
 
@@ -160,13 +160,10 @@ def run_pipeline(
         for o in outputs:
             if isinstance(o, Partial):
                 mergers[route(o.model_id, o.window_start_ms, partitions)].on_partial(o)
-            elif isinstance(o, LateEvent):
-                late.add((o.source_partition, o.offset))
-                mergers[route(o.model_id, o.window_start_ms, partitions)].on_late(o)
-            else:
+            elif isinstance(o, WatermarkAdvanced):
                 for merger in mergers:
                     for w in merger.on_watermark(o.source_partition, o.model_id, o.closed_upto_ms):
-                        results.append((w.model_id, w.window_start_ms, w.n_events, w.late_events))
+                        results.append((w.model_id, w.window_start_ms, w.n_events, 0))
 
     for p, log in enumerate(logs):
         b = binner(p)
@@ -176,7 +173,10 @@ def run_pipeline(
             offset = pos
             _, model, ts = log[pos]
             if not b.already_applied(offset):
-                deliver(b.on_event(offset, model, ts, {"x": 1}, 0, 0))
+                result = b.on_event(offset, model, ts, {"x": 1}, 0, 0)
+                if isinstance(result, LateEvent):
+                    late.add((result.source_partition, result.offset))
+                deliver(outputs_of(result))
             pos += 1
             if crash_every and rng.random() < 1 / crash_every:
                 snapshot, committed = snapshot_to_bytes(b), pos  # flush, then commit
