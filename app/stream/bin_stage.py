@@ -71,7 +71,6 @@ class Owned:
 
     binner: PartitionBinner
     last_checkpoint: float
-    last_activity: float
     pending: int = 0  # records folded since the last checkpoint
     closed: bool = False  # partials or a watermark went out since the last checkpoint
     ready: bool = False  # the backlog it came with is read (stage 2 was told)
@@ -216,7 +215,6 @@ class BinStage:
         ):
             for model, n in counts.items():
                 metric.inc(n, model=model)
-        owned.last_activity = time.monotonic()
 
     async def _send(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
         self.inflight.append(await self.producer.send(topic, value, key=key, partition=partition))
@@ -384,7 +382,7 @@ class BinStage:
                     restore_snapshot(
                         binner, raw, self.registry.by_id, now_ms=int(time.time() * 1000)
                     )
-                self.owned[p] = Owned(binner, last_checkpoint=now, last_activity=now)
+                self.owned[p] = Owned(binner, last_checkpoint=now)
                 # Stage 2 learns at once that this partition has a backlog to read (it
                 # may hold any model) and which models it carries, not only at each
                 # model's next event.
