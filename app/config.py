@@ -48,7 +48,16 @@ class Settings(BaseSettings):
     window_seconds: int = Field(300, ge=1, description="Tumbling window size, seconds.")
     allowed_lateness_seconds: int = Field(60, ge=0, description="Allowed lateness, seconds.")
     idle_seconds: int = Field(
-        30, ge=1, description="A partition idle this long advances by wall clock (live mode)."
+        30,
+        ge=1,
+        description="A model quiet this long on a caught-up partition advances its event time "
+        "by the wall time since its last event (live mode; never to the wall clock).",
+    )
+    max_future_seconds: int = Field(
+        300,
+        ge=0,
+        description="Events dated further ahead of the wall clock when read are dead-lettered "
+        "(timestamp_in_future) and move no clock.",
     )
 
     drift_config: Path | None = Field(
@@ -105,8 +114,11 @@ class Settings(BaseSettings):
         return self
 
     def window_spec(self) -> WindowSpec:
-        """The event-time windows these settings describe (size and allowed lateness)."""
-        return WindowSpec.from_seconds(self.window_seconds, self.allowed_lateness_seconds)
+        """The event-time windows these settings describe (size, allowed lateness, future
+        bound)."""
+        return WindowSpec.from_seconds(
+            self.window_seconds, self.allowed_lateness_seconds, self.max_future_seconds
+        )
 
     def topic_stage1_state(self) -> str:
         """Stage 1's compacted snapshot topic of this app id (partition p = source p)."""

@@ -1,6 +1,13 @@
-"""Stage-1 outputs on the partials topic: a partial window or a watermark, one JSON object
-each, the same for live workers and replay (``{"type": "partial", ...}`` and
-``{"type": "wm", "source": p, "closed_upto_ms": t}``).
+"""Stage-1 outputs on the partials topic: a partial window, a model's progress on a source
+partition, or a source's backlog status, one JSON object each, the same for live workers
+and replay: ``{"type": "partial", ...}``, ``{"type": "wm", "source": p, "model_id": m,
+"closed_upto_ms": t}`` and ``{"type": "ready", "source": p, "ready": b}`` (a new owner
+has, or has not yet, read the backlog it started with).
+
+Versions: a progress message without ``model_id`` was written before per-model clocks
+(one watermark per partition); it is still read, as progress of every model the source
+carries (``WatermarkAdvanced.model_id`` None). A partial's ``late_events`` is 0 from then
+on (late events go to the side output) and is ignored when read.
 
 A partial's histogram travels in its compact form (``WindowHistogram.to_dict``). Read
 back, it stays in that form (``ReceivedCounts``) until its window closes: only then is the
@@ -15,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from app.windows.binner import Output, WatermarkAdvanced
+from app.windows.binner import Output, SourceReady, WatermarkAdvanced
 from app.windows.partial import Partial
 
 
@@ -63,7 +70,14 @@ def output_document(out: Output) -> dict[str, Any]:
     """The partials-topic message of one stage-1 output."""
     if isinstance(out, Partial):
         return {"type": "partial", **partial_document(out)}
-    return {"type": "wm", "source": out.source_partition, "closed_upto_ms": out.closed_upto_ms}
+    if isinstance(out, SourceReady):
+        return {"type": "ready", "source": out.source_partition, "ready": out.ready}
+    return {
+        "type": "wm",
+        "source": out.source_partition,
+        "model_id": out.model_id,
+        "closed_upto_ms": out.closed_upto_ms,
+    }
 
 
 def output_from_document(d: dict[str, Any]) -> Output | None:
@@ -71,7 +85,12 @@ def output_from_document(d: dict[str, Any]) -> Output | None:
     if d.get("type") == "partial":
         return partial_from_document(d)
     if d.get("type") == "wm":
-        return WatermarkAdvanced(int(d["source"]), int(d["closed_upto_ms"]))
+        model = d.get("model_id")
+        return WatermarkAdvanced(
+            int(d["source"]), None if model is None else str(model), int(d["closed_upto_ms"])
+        )
+    if d.get("type") == "ready":
+        return SourceReady(int(d["source"]), bool(d["ready"]))
     return None
 
 

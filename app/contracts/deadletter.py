@@ -28,13 +28,15 @@ def dead_letter(
     value: bytes,
     model_id: str | None,
     received_at_ms: int,
+    window_id: str | None = None,
 ) -> dict[str, Any]:
     """The dead-letter document (valid against ``schemas/dead-letter.schema.json``).
 
     ``timestamp_ms`` is the Kafka record timestamp; a negative one (Kafka's -1, "none") is
     written as null. ``model_id`` falls back to the one a ``DecodeError`` could read, and is
     written as null when it is not a valid model id, since the point of the field is to let
-    an operator filter by model.
+    an operator filter by model. ``window_id``: the window a late event belongs to (reason
+    ``late``), written only then.
     """
     if reason not in DEAD_LETTER_REASONS:
         raise ValueError(f"unknown dead-letter reason {reason!r}")
@@ -51,7 +53,7 @@ def dead_letter(
     if model_id is not None and not 0 < len(model_id) <= MODEL_ID_MAX_CHARS:
         model_id = None
     record_ms = timestamp_ms if timestamp_ms is not None and timestamp_ms >= 0 else None
-    return {
+    doc: dict[str, Any] = {
         "schema_version": 1,
         "kind": "dead_letter",
         "reason": reason,
@@ -67,6 +69,9 @@ def dead_letter(
         "model_id": model_id,
         "received_at": format_rfc3339_ms(received_at_ms),
     }
+    if window_id is not None:
+        doc["window_id"] = window_id
+    return doc
 
 
 def original_bytes(doc: dict[str, Any]) -> tuple[bytes | None, bytes]:

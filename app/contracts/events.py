@@ -45,6 +45,8 @@ DeadLetterReason: TypeAlias = Literal[
     "oversized",
     "too_many_features",
     "invalid_baseline",
+    "timestamp_in_future",
+    "late",
 ]
 # Same order as the enum in schemas/dead-letter.schema.json (a test compares them).
 DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)

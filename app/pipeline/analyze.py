@@ -33,7 +33,7 @@ from typing import Any
 
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
-from app.contracts.events import DeadLetterReason, DecodeError
+from app.contracts.events import DeadLetterReason, DecodeError, PredictionEvent
 from app.errors import InputError
 from app.files.readers import Format, detect_format
 from app.pipeline.analyze_jsonl import jsonl_events
@@ -48,7 +48,8 @@ from app.pipeline.analyze_summary import (
 )
 from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.flat_records import flat_columns, flat_events
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.pipeline.fold import future_error
+from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 
@@ -109,7 +110,17 @@ def iter_analysis(
     if kind != "jsonl":
         ts_col, pred_col = flat_columns(p, kind, baseline, options)
         return run.drive(
-            flat_events(p, kind, baseline, options, ts_col, pred_col, on_invalid, on_progress)
+            flat_events(
+                p,
+                kind,
+                baseline,
+                options,
+                ts_col,
+                pred_col,
+                on_invalid,
+                on_progress,
+                check=run.too_far_ahead,
+            )
         )
     flat = {
         "--timestamp-column": options.timestamp_column,
@@ -124,7 +135,7 @@ def iter_analysis(
             "prediction events with their own model_id, timestamp and prediction",
             path=p,
         )
-    return run.drive(jsonl_events(p, on_progress))
+    return run.drive(jsonl_events(p, on_progress, check=run.too_far_ahead))
 
 
 class _Run:
@@ -158,14 +169,17 @@ class _Run:
             options.config,
         )  # fmt: skip
         self.started = 0.0  # set when reading starts
+        # "When read" for the future bound (as live workers have it): the analysis's start.
+        self.now_ms = time.time_ns() // 1_000_000
 
     # -- shared ------------------------------------------------------------------------
-    def _outputs(self, outputs: Sequence[Partial | WatermarkAdvanced]) -> Iterator[Document]:
+    def _outputs(self, outputs: Sequence[Output]) -> Iterator[Document]:
         for out in outputs:
             if isinstance(out, Partial):
                 self.merger.on_partial(out)
-            else:
-                for window in self.merger.on_watermark(out.source_partition, out.closed_upto_ms):
+            elif isinstance(out, WatermarkAdvanced):
+                closed = self.merger.on_watermark(0, out.model_id, out.closed_upto_ms)
+                for window in closed:
                     yield from self._close(window)
 
     def _close(self, window: CompleteWindow) -> Iterator[Document]:
@@ -183,7 +197,7 @@ class _Run:
 
     def _event(
         self, index: int, model_id: str, ts_ms: int, features: dict[str, Any], prediction: Any
-    ) -> list[Partial | WatermarkAdvanced]:
+    ) -> Sequence[Output]:
         s = self.summary
         if model_id != self.baseline.model_id:
             s.skipped[model_id] += 1
@@ -194,11 +208,24 @@ class _Run:
             s.first_event_ms = ts_ms
         if s.last_event_ms is None or ts_ms > s.last_event_ms:
             s.last_event_ms = ts_ms
-        late_before = self.binner.late_total
-        outputs = self.binner.on_event(index, model_id, ts_ms, features, prediction)
-        if self.binner.late_total != late_before:
+        outputs = self.binner.on_event(index, model_id, ts_ms, features, prediction, self.now_ms)
+        if isinstance(outputs, LateEvent):  # added to no window (a stream's side output)
             s.late_events += 1
+            return []
         return outputs
+
+    def too_far_ahead(self, event: PredictionEvent) -> DecodeError | None:
+        """The future bound, applied as live workers apply it: after the model filter, with
+        the reason they dead-letter the event by. The sources call it, so that a CSV record
+        is reported with its exact line like any other invalid record."""
+        ts_ms = event.timestamp_ms
+        if (
+            event.model_id != self.baseline.model_id
+            or ts_ms - self.now_ms <= self.spec.max_future_ms
+        ):
+            return None
+        message = future_error(ts_ms, self.now_ms, self.spec.max_future_ms)
+        return DecodeError("timestamp_in_future", message, model_id=event.model_id)
 
     def _invalid(self, line: int, reason: DeadLetterReason, message: str) -> None:
         self.summary.invalid[reason] += 1

@@ -10,12 +10,14 @@ from typing import Final
 from app.contracts.decode import decode_event
 from app.contracts.events import DEFAULT_LIMITS, DecodeError
 from app.errors import InputError
-from app.pipeline.analyze_summary import ProgressHandler, SourceItem
+from app.pipeline.analyze_summary import EventCheck, ProgressHandler, SourceItem
 
 PROGRESS_EVERY: Final = 8192  # lines between progress reports
 
 
-def jsonl_events(path: str, on_progress: ProgressHandler | None) -> Iterator[SourceItem]:
+def jsonl_events(
+    path: str, on_progress: ProgressHandler | None, *, check: EventCheck | None = None
+) -> Iterator[SourceItem]:
     """(event or error, line) for every non-blank line of ``path``, in file order."""
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed in finally; the generator may pause
@@ -39,7 +41,8 @@ def jsonl_events(path: str, on_progress: ProgressHandler | None) -> Iterator[Sou
             except DecodeError as err:
                 yield err, lineno
                 continue
-            yield event, lineno
+            error = check(event) if check is not None else None
+            yield (event if error is None else error), lineno
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
     finally:

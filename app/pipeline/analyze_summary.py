@@ -24,6 +24,8 @@ ProgressHandler = Callable[[int], None]  # bytes (CSV, JSONL) or rows (Parquet) 
 # What an input source yields per record: the event, or why the record is not one; and its
 # line (Parquet: row), None when the source reports the line itself (CSV, at the end).
 SourceItem = tuple[PredictionEvent | DecodeError, int | None]
+# A further rule the run applies to a decoded event (the future bound): the error, or None.
+EventCheck = Callable[[PredictionEvent], DecodeError | None]
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,6 @@ class WindowCloser:
             evaluation,
             self.spec.span(window.window_start_ms),
             emitted_at=format_rfc3339_ms(emitted_ms),
-            late_events=window.late_events,
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,
             source_offsets=offsets,
         )

@@ -36,6 +36,7 @@ from app.files.readers import (
 )
 from app.pipeline.analyze_summary import (
     AnalyzeOptions,
+    EventCheck,
     InvalidHandler,
     ProgressHandler,
     SourceItem,
@@ -81,6 +82,8 @@ def flat_events(
     pred_col: str | None,
     on_invalid: InvalidHandler | None,
     on_progress: ProgressHandler | None,
+    *,
+    check: EventCheck | None = None,
 ) -> Iterator[SourceItem]:
     """(event or error, row) for every record, in file order. A CSV record's line is not
     known while reading (quoted line breaks, blank lines): its errors come with None and are
@@ -115,6 +118,9 @@ def flat_events(
                 event = flat_event(
                     model_id, stamps[i], features, prediction, column=ts_col, instant=instant
                 )
+                error = check(event) if check is not None else None
+                if error is not None:
+                    raise error
             except DecodeError as err:
                 if csv:
                     deferred.append((index, err.reason, err.message))

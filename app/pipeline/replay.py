@@ -1,10 +1,11 @@
 """The pure half of replay: per-partition outputs in, complete windows out.
 
 Each source partition is binned on its own (by one of N replay processes) exactly as the
-live stage 1 bins it, and yields an ordered list of partials and watermarks ending with
-the end-of-input watermark. Merging those lists per partition, in order, into one
-WindowMerger gives the same complete windows whatever N is and whichever process binned
-which partition: the result depends only on each partition's events.
+live stage 1 bins it (per-model clocks, the future bound, late events to the side output;
+no idleness: event time only), and yields an ordered list of partials and progress ending
+with each model's end-of-input progress. Merging those lists per
+partition, in order, into one WindowMerger gives the same complete windows whatever N is
+and whichever process binned which partition: the result depends only on each partition's events.
 
 Partial windows. A replay that starts after a partition's first offset may have skipped
 events of the windows it begins in; one that stops before a partition's end may miss the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.windows.binner import WatermarkAdvanced
+from app.windows.binner import Output, SourceReady, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -26,7 +27,7 @@ class PartitionRun:
     """What replaying one source partition produced."""
 
     partition: int
-    outputs: list[Partial | WatermarkAdvanced]
+    outputs: list[Output]
     truncated_start: bool  # records before the replay's first offset exist
     truncated_end: bool  # records after the replay's last offset existed at start
     first_ts_ms: int | None = None  # event time of the first valid event replayed
@@ -54,15 +55,30 @@ def merge_runs(
     merger = WindowMerger(partitions, spec)
     done: list[CompleteWindow] = []
     by_partition = {r.partition: r for r in runs}
+    ordered = []
     for p in range(partitions):
         run = by_partition.get(p)
         if run is None:
             raise ValueError(f"no replay output for partition {p}")
+        ordered.append(run)
+    # Every partition's models are known before merging: each model's windows wait for
+    # every partition that carries it, as they do live once each has shown the model.
+    for run in ordered:
+        for out in run.outputs:
+            if isinstance(out, WatermarkAdvanced) and out.model_id is not None:
+                merger.expect(out.source_partition, out.model_id)
+    for run in ordered:
         for out in run.outputs:
             if isinstance(out, Partial):
                 merger.on_partial(out)
-            else:
-                done.extend(merger.on_watermark(out.source_partition, out.closed_upto_ms))
+            elif isinstance(out, WatermarkAdvanced):
+                done.extend(
+                    merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
+                )
+            elif isinstance(out, SourceReady):  # not written by replay; all sources ready
+                done.extend(merger.on_ready(out.source_partition, out.ready))
+    # Oldest first, then by model: closes come per model, this order does not depend on it.
+    done.sort(key=lambda w: (w.window_start_ms, w.model_id))
     before, after = partial_windows(runs)
     flagged = {
         (w.model_id, w.window_start_ms)

@@ -19,9 +19,10 @@ reads a snapshot that covers everything the previous one emitted. The decisions 
 due, what is refused, where to resume, when a partition is idle) are pure functions in
 ``app.windows.checkpoint``; this module does the I/O they call for.
 
-Idle partitions: a partition with no records for ``idle_seconds`` that is caught up
-(position at the high watermark) advances its watermark by the wall clock, inside this
-loop, so the close happens in stream iteration as any other.
+Idle models: on a partition that is caught up (position at the high watermark), a model
+quiet for ``idle_seconds`` advances its event time by the wall time since its last event
+was read, never to the wall clock (``PartitionBinner.on_idle``), inside this loop, so the
+close happens in stream iteration as any other.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from app.stream import kafka, membership
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.binner import Output, PartitionBinner, SourceReady
 from app.windows.checkpoint import (
     caught_up,
     checkpoint_due,
@@ -62,6 +63,8 @@ from app.windows.spec import route
 
 log = logging.getLogger(__name__)
 
+IDLE_CHECK_S = 0.5  # how often idle models are looked for (idle_seconds is the threshold)
+
 
 @dataclass
 class Owned:
@@ -69,9 +72,9 @@ class Owned:
 
     binner: PartitionBinner
     last_checkpoint: float
-    last_activity: float
     pending: int = 0  # records folded since the last checkpoint
     closed: bool = False  # partials or a watermark went out since the last checkpoint
+    ready: bool = False  # the backlog it came with is read (stage 2 was told)
 
 
 @dataclass
@@ -104,6 +107,7 @@ class BinStage:
         self.generation: int | None = None  # the group generation the partitions came with
         self.member_id: str | None = None  # this member's id when the partitions came
         self.lag_reported = 0.0  # monotonic time of the last input-lag update
+        self.idle_checked = 0.0  # monotonic time of the last idleness check
         # aiokafka clients bind to the running loop, so they are made in run().
         self.consumer: AIOKafkaConsumer
         self.producer: AIOKafkaProducer
@@ -139,8 +143,7 @@ class BinStage:
                     self.torn = True
                     for tp, records in batch.items():
                         await self._fold(tp.partition, records)
-                    if self.live:
-                        await self._tick_idle()
+                    await self._tick_idle()
                     self.torn = False
                     await self._report_lag()
                     try:
@@ -188,20 +191,25 @@ class BinStage:
         seen: Counter[str] = Counter()
         valid: Counter[str] = Counter()
         late: Counter[str] = Counter()
+        now_ms = int(time.time() * 1000)  # "when read", for the future bound and idleness
         for rec in records:
             if binner.already_applied(rec.offset):
                 continue  # redelivered; its effect is already in the restored snapshot
             owned.pending += 1
-            result = fold_record(binner, self.registry, self.limits, rec.offset, rec.value)
+            result = fold_record(
+                binner, self.registry, self.limits, rec.offset, rec.value, now_ms=now_ms
+            )
             if result is None:
                 continue
             if isinstance(result, Rejected):
                 if result.model_id is not None:
                     seen[result.model_id] += 1
-                await self._dead_letter(rec, result)
+                await self._dead_letter(rec, result, now_ms)
+                if result.reason == "late" and result.model_id is not None:
+                    late[result.model_id] += 1
                 continue
             seen[result.model_id] += 1
-            (late if result.late else valid)[result.model_id] += 1
+            valid[result.model_id] += 1
             if result.outputs:
                 await self._emit(result.outputs)
                 owned.closed = True
@@ -212,50 +220,62 @@ class BinStage:
         ):
             for model, n in counts.items():
                 metric.inc(n, model=model)
-        owned.last_activity = time.monotonic()
 
     async def _send(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
         self.inflight.append(await self.producer.send(topic, value, key=key, partition=partition))
 
-    async def _emit(self, outputs: list[Partial | WatermarkAdvanced]) -> None:
-        # One producer, sent in order: a watermark reaches each partials partition after the
-        # partials it completes (the merger relies on it).
+    async def _emit(self, outputs: Sequence[Output]) -> None:
+        # One producer, sent in order: a model's progress reaches each partials partition
+        # after the partials it completes (the merger relies on it).
         partials = self.settings.topic_partials
         for out in outputs:
             value = encode_output(out)
             if isinstance(out, Partial):
                 q = route(out.model_id, out.window_start_ms, self.n)
                 await self._send(partials, value, out.model_id.encode(), q)
+            elif isinstance(out, SourceReady):
+                for q in range(self.n):
+                    await self._send(partials, value, None, q)
             else:
                 self.metrics.watermark.set(
-                    out.closed_upto_ms / 1000, partition=str(out.source_partition)
+                    out.closed_upto_ms / 1000,
+                    partition=str(out.source_partition),
+                    model=out.model_id or "",
                 )
                 for q in range(self.n):
                     await self._send(partials, value, None, q)
 
-    async def _dead_letter(self, rec: SourceRecord, rejected: Rejected) -> None:
+    async def _dead_letter(self, rec: SourceRecord, rejected: Rejected, now_ms: int) -> None:
         self.metrics.invalid.inc(reason=rejected.reason)
-        doc = rejected.letter(rec, received_at_ms=int(time.time() * 1000))
+        doc = rejected.letter(rec, received_at_ms=now_ms)
         # The dead-letter topic is keyed like the input; its partition is the producer's.
         self.inflight.append(
             await self.producer.send(self.settings.topic_deadletter, orjson.dumps(doc), key=rec.key)
         )
 
-    # -- idle partitions ---------------------------------------------------------------
+    # -- idle models -------------------------------------------------------------------
     async def _tick_idle(self) -> None:
+        """Per model, on caught-up partitions: a model quiet for idle_seconds advances by the
+        wall time since its last event was read (PartitionBinner.on_idle), never to the
+        wall clock. Checked at most every IDLE_CHECK_S, not on every batch."""
         now = time.monotonic()
+        if not idle_tick_due(idle_for_s=now - self.idle_checked, idle_seconds=IDLE_CHECK_S):
+            return
+        self.idle_checked = now
+        now_ms = int(time.time() * 1000)
+        idle_ms = self.settings.idle_seconds * 1000
         for p, owned in self.owned.items():
-            if not idle_tick_due(
-                idle_for_s=now - owned.last_activity, idle_seconds=self.settings.idle_seconds
-            ):
-                continue
-            owned.last_activity = now
             tp = TopicPartition(self.topic, p)
             end = self.consumer.highwater(tp)
             position = None if end is None else await self.consumer.position(tp)
             if not caught_up(position, end):
-                continue
-            outputs = owned.binner.on_tick(int(time.time() * 1000))
+                continue  # a backlog is never overtaken: its events would all turn late
+            if not owned.ready:  # its backlog is read: it no longer holds unseen models
+                owned.ready = True
+                await self._emit([SourceReady(p, True)])
+            if not self.live:
+                continue  # event time only
+            outputs = owned.binner.on_idle(now_ms, idle_ms)
             if outputs:
                 await self._emit(outputs)
                 owned.closed = True
@@ -384,8 +404,14 @@ class BinStage:
                 binner = PartitionBinner(p, self.spec, self.ops, self.registry.choose)
                 raw = snapshots.get(p)
                 if raw is not None:
-                    restore_snapshot(binner, raw, self.registry.by_id)
-                self.owned[p] = Owned(binner, last_checkpoint=now, last_activity=now)
+                    restore_snapshot(
+                        binner, raw, self.registry.by_id, now_ms=int(time.time() * 1000)
+                    )
+                self.owned[p] = Owned(binner, last_checkpoint=now)
+                # Stage 2 learns at once that this partition has a backlog to read (it
+                # may hold any model) and which models it carries, not only at each
+                # model's next event.
+                await self._emit([SourceReady(p, False), *binner.progress()])
                 start = next_offset(binner.applied_offset)
                 if start is not None:
                     self.consumer.seek(TopicPartition(self.topic, p), start)

@@ -25,10 +25,11 @@ from app.codecs.stage2_state import (
 )
 from app.codecs.window_result import encode_window_result
 from app.config import Settings
-from app.pipeline.results import WindowResult
+from app.contracts.deadletter import dead_letter
+from app.pipeline.results import WindowResult, window_id
 from app.stream.gap_reader import GapReader
 from app.stream.metrics import DriftlineMetrics
-from app.windows.binner import WatermarkAdvanced
+from app.windows.binner import SourceReady, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 
@@ -59,6 +60,7 @@ class MergeStage:
         self.partials = app.topic(settings.topic_partials, schema=RAW, partitions=self.n)
         self.windows = app.topic(settings.topic_windows, schema=RAW)
         self.alerts = app.topic(settings.topic_alerts, schema=RAW)
+        self.deadletter = app.topic(settings.topic_deadletter, schema=RAW)
         # bytes key and value types make Faust use the raw codec for table keys and values.
         self.stage2 = app.Table(
             "stage2", default=None, partitions=self.n, key_type=bytes, value_type=bytes
@@ -69,7 +71,9 @@ class MergeStage:
     def _merger(self, q: int) -> WindowMerger:
         merger = self.mergers.get(q)
         if merger is None:
-            merger = WindowMerger(self.n, self.spec)
+            # No source is ready until its stage 1 says so (or the stored state does).
+            merger = WindowMerger(self.n, self.spec, all_ready=False)
+            pending = []
             for key, raw in list(self.stage2.items()):
                 kq, kind = orjson.loads(key)[:2]
                 if kq != q or raw is None:
@@ -77,7 +81,9 @@ class MergeStage:
                 if kind == "wm":
                     restore_watermarks(merger, raw)
                 else:
-                    restore_pending(merger, raw)
+                    pending.append(raw)
+            for raw in pending:  # after the progress (see restore_watermarks)
+                restore_pending(merger, raw)
             self.mergers[q] = merger
         return merger
 
@@ -120,19 +126,52 @@ class MergeStage:
         out = decode_output(value) if value is not None else None
         if isinstance(out, Partial):
             key = (out.model_id, out.window_start_ms)
-            if merger.on_partial(out):
+            fate = merger.on_partial(out)
+            if fate == "merged":
                 self.stage2[orjson.dumps([q, "p", *key])] = pending_to_bytes(merger, key)
-            else:
+            elif fate == "duplicate":
                 self.metrics.duplicates.inc()
+            else:
+                await self._late_partial(out)
             self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
             return
         done: list[CompleteWindow] = []
+        before = set(merger.pending_keys())
         if isinstance(out, WatermarkAdvanced):
-            done = merger.on_watermark(out.source_partition, out.closed_upto_ms)
+            done = merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
+        elif isinstance(out, SourceReady):
+            done = merger.on_ready(out.source_partition, out.ready)
+        gone = before - set(merger.pending_keys())
         self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
         for window in done:
             await self._close(window)
-            del self.stage2[orjson.dumps([q, "p", window.model_id, window.window_start_ms])]
+        for model, start in sorted(gone):
+            del self.stage2[orjson.dumps([q, "p", model, start])]
+
+    async def _late_partial(self, partial: Partial) -> None:
+        """A partition that first showed the model after this window's result went out
+        (app.windows.merger): its events are reported on the side output, not added."""
+        baseline_id = partial.baseline_id
+        wid = window_id(partial.model_id, baseline_id, self.spec.span(partial.window_start_ms))
+        doc = dead_letter(
+            "late",
+            f"{partial.n_events} events of model {partial.model_id!r} at offsets "
+            f"{partial.first_offset}..{partial.last_offset} of this partition were first read "
+            "after their window's result went out without this partition",
+            topic=self.settings.topic_predictions,
+            partition=partial.source_partition,
+            offset=partial.first_offset or 0,
+            timestamp_ms=None,
+            key=None,
+            value=b"",
+            model_id=partial.model_id,
+            received_at_ms=int(time.time() * 1000),
+            window_id=wid,
+        )
+        await self.deadletter.send(key=partial.model_id.encode(), value=orjson.dumps(doc))
+        self.metrics.invalid.inc(reason="late")
+        self.metrics.late.inc(partial.n_events, model=partial.model_id)
+        log.warning("stage 2: %s", doc["error"])
 
     async def _close(self, window: CompleteWindow) -> None:
         emitted_ms = int(time.time() * 1000)

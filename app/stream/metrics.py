@@ -80,7 +80,8 @@ class DriftlineMetrics:
             "driftline_events_invalid_total", "Messages sent to the dead-letter topic, by reason."
         )
         self.late = r.counter(
-            "driftline_events_late_total", "Events later than the allowed lateness, by model."
+            "driftline_events_late_total",
+            "Events later than the allowed lateness (sent to the side output), by model.",
         )
         self.windows_closed = r.counter(
             "driftline_windows_closed_total", "Window results emitted, by model and status."
@@ -98,7 +99,8 @@ class DriftlineMetrics:
             "Input records not yet folded in, per source partition this worker owns.",
         )
         self.watermark = r.gauge(
-            "driftline_watermark_seconds", "Closed-up-to time per source partition (epoch s)."
+            "driftline_watermark_seconds",
+            "Closed-up-to time per source partition and model (epoch s).",
         )
         self.feature_stat = r.gauge(
             "driftline_feature_statistic",

@@ -192,15 +192,19 @@ def _one(
     models: frozenset[str],
 ) -> Rejected | None:
     """Fold one record in; returns the rejection when it is a dead letter."""
-    result = fold_record(binner, registry, limits, msg.offset, msg.value, models)
-    if result is None or isinstance(result, Rejected):
+    # "When read": the record's own timestamp (when it was written, so about when a live
+    # worker that kept up read it), so replay applies the future bound as live did.
+    now_ms = msg.timestamp if msg.timestamp > 0 else int(time.time() * 1000)
+    result = fold_record(binner, registry, limits, msg.offset, msg.value, models, now_ms=now_ms)
+    if result is None:
+        return None
+    if isinstance(result, Rejected):
         return result
     run.outputs.extend(result.outputs)
-    if not result.late:
-        run.events += 1
-        if run.first_ts_ms is None:
-            run.first_ts_ms = result.timestamp_ms
-        run.last_ts_ms = result.timestamp_ms
+    run.events += 1
+    if run.first_ts_ms is None:
+        run.first_ts_ms = result.timestamp_ms
+    run.last_ts_ms = result.timestamp_ms
     return None
 
 

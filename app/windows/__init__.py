@@ -1,5 +1,5 @@
 """Event-time windows: window math (``spec``), per-source-partition binning with
-watermarks (``binner``, the bin stage), partial histograms (``partial``) and the merge of
+a clock per model (``binner``, the bin stage), partial histograms (``partial``) and the merge of
 partials per (model, window) that decides when a window is complete (``merger``, the merge
 stage).
 

@@ -1,9 +1,9 @@
 """Stage 1's checkpoint decisions, without the Kafka I/O that carries them out.
 
 Why a module of its own: these few rules decide exactness (what a snapshot covers, where
-a new owner resumes, when a write would overtake a new owner, when the wall clock may
-stand in for event time), yet in ``app.stream.bin_stage`` they sat between aiokafka calls
-and could only be exercised against a broker. Here they are plain functions of plain
+a new owner resumes, when a write would overtake a new owner, when a quiet model's clock
+may advance by elapsed wall time), yet in ``app.stream.bin_stage`` they sat between
+aiokafka calls and could only be exercised against a broker. Here they are plain functions of plain
 values, tested exhaustively in ``tests/unit/windows/test_checkpoint.py``; stage 1 asks
 them and does the sending, committing and seeking.
 """
@@ -68,14 +68,14 @@ def next_offset(applied_offset: int | None) -> int | None:
 
 
 def idle_tick_due(*, idle_for_s: float, idle_seconds: float) -> bool:
-    """Whether a partition without records for ``idle_for_s`` seconds is idle."""
+    """Whether ``idle_for_s`` seconds without (records, or a check) reach ``idle_seconds``."""
     return idle_for_s >= idle_seconds
 
 
 def caught_up(position: int | None, high_watermark: int | None) -> bool:
-    """Whether an idle partition may let the wall clock advance its watermark: only when
-    its position is known to be at the end, since a backlog must never be overtaken by the
-    wall clock (its events would all turn late)."""
+    """Whether a partition's quiet models may advance by elapsed wall time (idleness): only
+    when its position is known to be at the end, since a backlog must never be overtaken
+    (its events would all turn late)."""
     return position is not None and high_watermark is not None and position >= high_watermark
 
 

@@ -49,6 +49,6 @@ class Partial:
     baseline_id: str
     hist: Counts
     n_events: int = 0
-    late_events: int = 0
+    late_events: int = 0  # written as 0 since per-model clocks (late events: side output)
     first_offset: int | None = None
     last_offset: int | None = None

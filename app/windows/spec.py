@@ -13,22 +13,32 @@ from dataclasses import dataclass
 
 # A watermark beyond any real event time: "this source is finished" (end of replay input).
 END_OF_TIME_MS = 2**62
+# How far ahead of the wall clock an event may be when read (DRIFTLINE_MAX_FUTURE_SECONDS).
+DEFAULT_MAX_FUTURE_MS = 300_000
 
 
 @dataclass(frozen=True)
 class WindowSpec:
     size_ms: int
     lateness_ms: int
+    # Events further ahead of the wall clock when read are rejected and move no clock.
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS
 
     def __post_init__(self) -> None:
         if self.size_ms <= 0:
             raise ValueError(f"window size must be positive, got {self.size_ms} ms")
         if self.lateness_ms < 0:
             raise ValueError(f"allowed lateness must be >= 0, got {self.lateness_ms} ms")
+        if self.max_future_ms < 0:
+            raise ValueError(f"the future bound must be >= 0, got {self.max_future_ms} ms")
 
     @classmethod
-    def from_seconds(cls, size_s: int, lateness_s: int) -> WindowSpec:
-        return cls(size_ms=size_s * 1000, lateness_ms=lateness_s * 1000)
+    def from_seconds(
+        cls, size_s: int, lateness_s: int, max_future_s: int = DEFAULT_MAX_FUTURE_MS // 1000
+    ) -> WindowSpec:
+        return cls(
+            size_ms=size_s * 1000, lateness_ms=lateness_s * 1000, max_future_ms=max_future_s * 1000
+        )
 
     @property
     def size_seconds(self) -> int:

@@ -95,7 +95,7 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
     one, alerts_one, stderr = await replay_results(
         driftline, env, kafka_bootstrap, ["--from", "earliest"], ".replay"
     )
-    assert one == live  # byte-identical apart from emitted_at
+    assert one == live, stderr  # byte-identical apart from emitted_at
     strip = [{k: v for k, v in a.items() if k != "emitted_at"} for a in alerts_one]
     assert strip == [{k: v for k, v in a.items() if k != "emitted_at"} for a in live_alerts]
     assert f"{WINDOWS * PER_WINDOW:,} events" in stderr and f"{WINDOWS} windows" in stderr

@@ -26,15 +26,16 @@ from app.codecs.drift_event import encode_drift_event
 from app.codecs.partials import ReceivedCounts, encode_output
 from app.codecs.partials import decode_output as _decode_output
 from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
-from app.codecs.stage2_state import pending_to_bytes
+from app.codecs.stage2_state import pending_to_bytes, restore_pending, restore_watermarks
 from app.codecs.window_result import encode_window_result
 from app.pipeline.analyze import AnalyzeOptions, analyze
 from app.pipeline.close import WindowCloser
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 from tests.factories import make_baseline
+from tests.unit.windows.fakes import outputs_of
 
 GOLDEN = Path(__file__).parent / "golden"
 SPEC = WindowSpec.from_seconds(60, 5)
@@ -42,7 +43,7 @@ T0 = 1_795_762_800_000  # 2026-11-27T07:00:00Z
 EMITTED_MS = T0 + 3 * 60_000 + 125
 SOURCES = 2
 
-Output = Partial | WatermarkAdvanced
+NOW_MS = T0 + 10 * 60_000  # the wall clock when events are read and snapshots restored
 
 
 def _baseline() -> Baseline:
@@ -102,7 +103,9 @@ def _bin(p: int, events: list[tuple[int, dict[str, object], object]]) -> list[Ou
     b = _binner(p)
     out: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
-        out += b.on_event(offset, "fraud-scorer", ts, dict(features), prediction)
+        out += outputs_of(
+            b.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+        )
     return out + b.on_end()
 
 
@@ -118,7 +121,7 @@ def snapshot(b: PartitionBinner) -> bytes:
 
 
 def restore(b: PartitionBinner, raw: bytes) -> None:
-    restore_snapshot(b, raw, _registry().by_id)
+    restore_snapshot(b, raw, _registry().by_id, now_ms=NOW_MS)
 
 
 def pending(m: WindowMerger, key: tuple[str, int]) -> bytes:
@@ -145,6 +148,8 @@ def _lines(items: list[bytes]) -> bytes:
 
 def _merge(runs: list[list[Output]]) -> tuple[list[CompleteWindow], bytes]:
     merger = WindowMerger(SOURCES, SPEC)
+    for source in range(SOURCES):  # both carry the model (live: known from interleaving)
+        merger.expect(source, "fraud-scorer")
     done: list[CompleteWindow] = []
     state = b""
     for outputs in runs:
@@ -153,8 +158,8 @@ def _merge(runs: list[list[Output]]) -> tuple[list[CompleteWindow], bytes]:
                 merger.on_partial(out)
                 if not state:
                     state = pending(merger, (out.model_id, out.window_start_ms))
-            else:
-                done += merger.on_watermark(out.source_partition, out.closed_upto_ms)
+            elif isinstance(out, WatermarkAdvanced):
+                done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done, state
 
 
@@ -173,16 +178,17 @@ def _documents(windows: list[CompleteWindow]) -> tuple[bytes, bytes]:
 def test_partials_messages_are_the_golden_bytes() -> None:
     logs = _events()
     lines = [encode_output(o) for p in range(SOURCES) for o in _bin(p, logs[p])]
-    _check("partials.jsonl", _lines(lines))
+    _check("partials_v2.jsonl", _lines(lines))
 
 
 def test_window_results_and_drift_events_are_the_golden_bytes() -> None:
     logs = _events()
     windows, state = _merge([_bin(p, logs[p]) for p in range(SOURCES)])
-    assert [(w.window_start_ms - T0, w.n_events, w.late_events) for w in windows] == [
-        (0, 1200, 0),
-        (60_000, 1300, 0),
-        (120_000, 100, 1),
+    # The late event (of the first window) is in no window: it goes to the side output.
+    assert [(w.window_start_ms - T0, w.n_events) for w in windows] == [
+        (0, 1200),
+        (60_000, 1300),
+        (120_000, 100),
     ]
     results, alerts = _documents(windows)
     statuses = [orjson.loads(line)["status"] for line in results.splitlines()]
@@ -190,12 +196,12 @@ def test_window_results_and_drift_events_are_the_golden_bytes() -> None:
     assert alerts.count(b"\n") == 2
     _check("window_results.jsonl", results)
     _check("drift_events.jsonl", alerts)
-    _check("stage2_pending.json", state)
+    _check("stage2_pending_v2.json", state)
 
 
 def test_golden_partials_messages_merge_into_the_golden_results() -> None:
     """Stage 2 of a live worker: the partials as read from the topic."""
-    raw = (GOLDEN / "partials.jsonl").read_bytes().splitlines()
+    raw = (GOLDEN / "partials_v2.jsonl").read_bytes().splitlines()
     outputs = [decode_output(line) for line in raw]
     assert [encode_output(o) for o in outputs] == raw
     by_source: list[list[Output]] = [[] for _ in range(SOURCES)]
@@ -206,23 +212,64 @@ def test_golden_partials_messages_merge_into_the_golden_results() -> None:
     results, alerts = _documents(windows)
     assert results == (GOLDEN / "window_results.jsonl").read_bytes()
     assert alerts == (GOLDEN / "drift_events.jsonl").read_bytes()
-    assert state == (GOLDEN / "stage2_pending.json").read_bytes()
+    assert state == (GOLDEN / "stage2_pending_v2.json").read_bytes()
+
+
+def test_partials_messages_of_the_previous_format_still_merge() -> None:
+    """partials.jsonl was written before per-model progress (one watermark per partition,
+    no model, late events counted in the current window): read as progress of every model
+    the source carries, the same windows close with the same counts."""
+    raw = (GOLDEN / "partials.jsonl").read_bytes().splitlines()
+    outputs = [decode_output(line) for line in raw]
+    assert {o.model_id for o in outputs if isinstance(o, WatermarkAdvanced)} == {None}
+    merger = WindowMerger(SOURCES, SPEC)
+    merger.expect(0, "fraud-scorer")
+    merger.expect(1, "fraud-scorer")
+    done: list[CompleteWindow] = []
+    for source in range(SOURCES):
+        for out in outputs:
+            if out.source_partition != source:
+                continue
+            if isinstance(out, Partial):
+                merger.on_partial(out)
+            elif isinstance(out, WatermarkAdvanced):
+                done += merger.on_watermark(source, out.model_id, out.closed_upto_ms)
+    assert [(w.window_start_ms - T0, w.n_events) for w in done] == [
+        (0, 1200),
+        (60_000, 1300),
+        (120_000, 100),
+    ]
+
+
+def test_stage2_state_of_the_previous_format_restores() -> None:
+    """stage2_pending.json (a pending window's partials, format 1) and progress of format
+    1 (one closed-up-to time per source) restore: the window closes when the source that
+    had not passed it does."""
+    merger = WindowMerger(SOURCES, SPEC)
+    restore_watermarks(merger, orjson.dumps({"closed_upto": [T0, None], "applied_offset": 7}))
+    restore_pending(merger, (GOLDEN / "stage2_pending.json").read_bytes())
+    assert merger.applied_offset == 7
+    assert merger.clocks == {"fraud-scorer": {0: T0}}
+    [window] = merger.on_watermark(0, "fraud-scorer", T0 + 60_000)
+    assert (window.window_start_ms, window.n_events) == (T0, 600)
 
 
 def test_a_golden_stage1_snapshot_restores_and_continues_identically() -> None:
     events = _events()[0]
     b = _binner(0)
     for offset, (ts, features, prediction) in enumerate(events[:700]):
-        b.on_event(offset, "fraud-scorer", ts, dict(features), prediction)
-    assert b.open_windows == 1 and b.closed_upto_ms == T0 + 60_000
-    _check("stage1_snapshot.json", snapshot(b))
+        b.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+    assert b.open_windows == 1 and b.closed_upto("fraud-scorer") == T0 + 60_000
+    _check("stage1_snapshot_v2.json", snapshot(b))
     restored = _binner(0)
-    restore(restored, (GOLDEN / "stage1_snapshot.json").read_bytes())
-    assert snapshot(restored) == (GOLDEN / "stage1_snapshot.json").read_bytes()
+    restore(restored, (GOLDEN / "stage1_snapshot_v2.json").read_bytes())
+    assert snapshot(restored) == (GOLDEN / "stage1_snapshot_v2.json").read_bytes()
     rest: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
         if not restored.already_applied(offset):
-            rest += restored.on_event(offset, "fraud-scorer", ts, dict(features), prediction)
+            rest += outputs_of(
+                restored.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+            )
     rest += restored.on_end()
     uninterrupted = _bin(0, events)
     tail = uninterrupted[len(uninterrupted) - len(rest) :]
@@ -282,7 +329,7 @@ def test_in_process_paths_hand_histograms_on_as_objects(
 def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> None:
     """A partial read back carries its counts as received; closing the window decodes
     them against the baseline it names, and refuses counts that do not fit it."""
-    line = next(x for x in (GOLDEN / "partials.jsonl").read_bytes().splitlines() if b"hist" in x)
+    line = next(x for x in (GOLDEN / "partials_v2.jsonl").read_bytes().splitlines() if b"hist" in x)
     first = decode_output(line)
     assert isinstance(first, Partial) and isinstance(first.hist, ReceivedCounts)
     result = WindowCloser(_registry(), SPEC, "predictions").close(
@@ -300,11 +347,65 @@ def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> No
 
 def _merge_only(runs: list[list[Output]]) -> tuple[list[CompleteWindow], None]:
     merger = WindowMerger(SOURCES, SPEC)
+    for source in range(SOURCES):  # both carry the model (live: known from interleaving)
+        merger.expect(source, "fraud-scorer")
     done: list[CompleteWindow] = []
     for outputs in runs:
         for out in outputs:
             if isinstance(out, Partial):
                 merger.on_partial(out)
-            else:
-                done += merger.on_watermark(out.source_partition, out.closed_upto_ms)
+            elif isinstance(out, WatermarkAdvanced):
+                done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done, None
+
+
+def test_a_stage1_snapshot_of_the_previous_format_restores_and_continues() -> None:
+    """stage1_snapshot.json was written before per-model clocks (one watermark for the
+    partition): it restores with that watermark as every model's floor, and continuing
+    from it gives the outputs of an uninterrupted run (progress now per model)."""
+    events = _events()[0]
+    restored = _binner(0)
+    restore(restored, (GOLDEN / "stage1_snapshot.json").read_bytes())
+    assert (restored.applied_offset, restored.floor_ms, restored.open_windows) == (
+        699,
+        T0 + 60_000,
+        1,
+    )
+    assert restored.clocks() == {"fraud-scorer": 1795762911726}
+    rest: list[Output] = []
+    for offset, (ts, features, prediction) in enumerate(events):
+        if not restored.already_applied(offset):
+            rest += outputs_of(
+                restored.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
+            )
+    rest += restored.on_end()
+    uninterrupted = _bin(0, events)
+    tail = uninterrupted[len(uninterrupted) - len(rest) :]
+    assert [encode_output(o) for o in rest] == [encode_output(o) for o in tail]
+
+
+def test_a_clock_beyond_the_future_bound_is_repaired_on_restore(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A snapshot of the previous format whose watermark a 2099 event dragged ahead: on
+    restore the clock comes back to the wall clock, with a warning that says so, and the
+    partition counts its events again."""
+    doc = orjson.loads((GOLDEN / "stage1_snapshot.json").read_bytes())
+    doc["max_ts_ms"] = 4_102_358_400_000  # 2099-12-31
+    doc["closed_upto_ms"] = 4_102_358_340_000
+    restored = _binner(0)
+    with caplog.at_level("WARNING"):
+        restore(restored, orjson.dumps(doc))
+    assert restored.clocks() == {"fraud-scorer": NOW_MS}
+    assert restored.floor_ms == NOW_MS - 60_000
+    assert restored.closed_upto("fraud-scorer") == NOW_MS - 60_000
+    assert [r.getMessage() for r in caplog.records] == [
+        "stage 1 partition 0: model 'fraud-scorer''s event time 2099-12-31T00:00:00Z was more "
+        "than 300 s ahead of the wall clock (2026-11-27T07:10:00Z), from an event the future "
+        "bound now rejects; repaired to the wall clock",
+        "stage 1 partition 0: its watermark 2099-12-30T23:59:00Z was ahead of the wall clock "
+        "(2026-11-27T07:10:00Z) by more than 300 s; repaired to the wall clock minus the "
+        "allowed lateness",
+    ]
+    out = restored.on_event(700, "fraud-scorer", NOW_MS + 1_000, {"age": 1.0}, 0.5, NOW_MS)
+    assert not isinstance(out, LateEvent)

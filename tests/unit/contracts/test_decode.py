@@ -19,6 +19,7 @@ from app.contracts import (
     DecodeError,
     DecodeLimits,
     PredictionEvent,
+    SchemaValidationError,
     dead_letter,
     decode_event,
     format_rfc3339_ms,
@@ -780,7 +781,16 @@ def test_dead_letter_document_is_exact() -> None:
 
 @pytest.mark.parametrize("reason", DEAD_LETTER_REASONS)
 def test_dead_letter_is_valid_for_every_reason(reason: Any) -> None:
-    validate("dead-letter", dl(reason))
+    # A late event's letter names its window; no other letter has a window_id.
+    window = {"window_id": "win-0123456789abcdef"} if reason == "late" else {}
+    validate("dead-letter", dl(reason, **window))
+
+
+def test_a_late_dead_letter_without_its_window_is_refused_by_the_schema() -> None:
+    with pytest.raises(SchemaValidationError):
+        validate("dead-letter", dl("late"))
+    with pytest.raises(SchemaValidationError):
+        validate("dead-letter", dl("invalid_json", window_id="win-0123456789abcdef"))
 
 
 def test_dead_letter_from_decode_error() -> None:

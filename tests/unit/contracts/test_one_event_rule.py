@@ -35,7 +35,12 @@ MIN_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 EMITTED: Final = "2026-11-27T08:00:00Z"
 BASELINE: Final = make_baseline()  # model "m", numeric feature x
-OPTIONS: Final = AnalyzeOptions(WindowSpec.from_seconds(60, 5), emitted_at_ms=0)
+# The event rule is about the bytes; the future bound (relative to the wall clock, applied
+# after it) would turn the 2100 bound into timestamp_in_future, so it is lifted here.
+# tests/unit/pipeline/test_event_time.py tests that bound.
+OPTIONS: Final = AnalyzeOptions(
+    WindowSpec.from_seconds(60, 5, max_future_s=200 * 365 * 86_400), emitted_at_ms=0
+)
 ANCHOR: Final = {"model_id": "m", "timestamp": MS, "features": {"x": 0.5}, "prediction": 1.0}
 MISSING: Final = object()
 

@@ -131,7 +131,7 @@ def test_the_last_window_is_closed_by_the_end_of_input_and_gaps_give_no_window(
     ]
 
 
-def test_late_events_are_counted_in_the_next_result_not_added(
+def test_late_events_are_counted_apart_and_added_to_no_window(
     trained: tuple[Baseline, Path], tmp_path: Path
 ) -> None:
     baseline, _ = trained
@@ -158,8 +158,9 @@ def test_late_events_are_counted_in_the_next_result_not_added(
     analysis = analyze(write_jsonl(tmp_path / "late.jsonl", lines), baseline, OPTIONS)
     results = results_of(d.document for d in analysis.documents)
     counts = [(r["n_events"], r["late_events"]) for r in results]
-    # The late ones land in the window that was current when they came (window 2).
-    assert counts == [(PER_WINDOW + 1, 0), (PER_WINDOW, 0), (PER_WINDOW, 3), (PER_WINDOW, 0)]
+    # One source: a window closes when its events turn late, so no result counts them
+    # (late_events counts late events of its own window only); the summary does.
+    assert counts == [(PER_WINDOW + 1, 0), (PER_WINDOW, 0), (PER_WINDOW, 0), (PER_WINDOW, 0)]
     s = analysis.summary
     assert (s.events, s.late_events, s.windows) == (8004, 3, 4)
 
@@ -266,6 +267,7 @@ def test_flat_records_with_bad_timestamps_are_reported_at_their_exact_lines(
     rows[10]["timestamp"] = None  # line 13
     rows[20]["timestamp"] = "yesterday"  # line 23
     rows[30]["timestamp"] = "4102444800001"  # line 33: one ms past 2100-01-01
+    rows[40]["timestamp"] = "2099-12-31T00:00:00Z"  # line 43: valid, but decades ahead
     file = write_csv_records(tmp_path / "bad.csv", rows)
     seen: list[tuple[int, str]] = []
     options = AnalyzeOptions(SPEC, prediction_column=PREDICTION, exclude=frozenset({"id"}))
@@ -274,9 +276,33 @@ def test_flat_records_with_bad_timestamps_are_reported_at_their_exact_lines(
         (13, "schema_violation"),
         (23, "schema_violation"),
         (33, "timestamp_out_of_bounds"),
+        (43, "timestamp_in_future"),
     ]
-    assert analysis.summary.invalid == {"schema_violation": 2, "timestamp_out_of_bounds": 1}
-    assert analysis.summary.events == 47
+    assert analysis.summary.invalid == {
+        "schema_violation": 2,
+        "timestamp_out_of_bounds": 1,
+        "timestamp_in_future": 1,
+    }
+    assert analysis.summary.events == 46
+
+
+def test_jsonl_events_ahead_of_the_future_bound_are_reported_only_for_the_analysed_model(
+    trained: tuple[Baseline, Path], tmp_path: Path
+) -> None:
+    baseline, _ = trained
+    evs = scenario()[:20]
+    ahead = "2099-12-31T00:00:00Z"
+    evs[5] = {**evs[5], "timestamp": ahead}  # line 6: this model, rejected as live does
+    evs[6] = {**evs[6], "model_id": "other", "timestamp": ahead}  # another model: skipped
+    file = write_jsonl(tmp_path / "ahead.jsonl", evs)
+    seen: list[tuple[int, str, str]] = []
+    analysis = analyze(file, baseline, OPTIONS, on_invalid=lambda ln, r, m: seen.append((ln, r, m)))
+    assert [(ln, r) for ln, r, _ in seen] == [(6, "timestamp_in_future")]
+    assert "2099-12-31T00:00:00Z is " in seen[0][2] and "DRIFTLINE_MAX_FUTURE_SECONDS" in seen[0][2]
+    s = analysis.summary
+    assert (s.events, s.skipped, s.invalid) == (18, {"other": 1}, {"timestamp_in_future": 1})
+    [result] = results_of(d.document for d in analysis.documents)
+    assert result["n_events"] == 18
 
 
 def test_records_of_another_model_are_skipped_and_counted(

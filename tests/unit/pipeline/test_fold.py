@@ -15,7 +15,8 @@ from app.binning.histogram import HistogramOps
 from app.codecs.stage1_snapshot import snapshot_to_bytes
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Folded, Rejected, fold_record
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.pipeline.results import window_id
+from app.windows.binner import Output, PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
 from tests.factories import bin_index, make_baseline, numeric_from_values
@@ -26,6 +27,7 @@ MINUTE = 60_000
 SPEC = WindowSpec(size_ms=MINUTE, lateness_ms=0)
 LIMITS = DecodeLimits(max_bytes=300, max_features=3)
 PARTITION = 2
+NOW = T0 + 60 * MINUTE  # the wall clock when records are read
 
 
 @dataclass
@@ -61,7 +63,7 @@ def fold(
     value: bytes | None,
     models: frozenset[str] = frozenset(),
 ) -> Folded | Rejected | None:
-    return fold_record(binner, registry, LIMITS, offset, value, models)
+    return fold_record(binner, registry, LIMITS, offset, value, models, now_ms=NOW)
 
 
 # -- valid events ----------------------------------------------------------------------------
@@ -84,17 +86,17 @@ def test_valid_events_are_folded_into_their_model_and_window_with_exact_bin_coun
     ]
     # The first event says where the partition stands; the others stay in the open window.
     assert results == [
-        Folded("m", T0 + 1000, False, [WatermarkAdvanced(PARTITION, T0)]),
-        Folded("m", T0 + 2000, False, []),
-        Folded("m", T0 + 3000, False, []),
-        Folded("m", T0 + 4000, False, []),
+        Folded("m", T0 + 1000, [WatermarkAdvanced(PARTITION, "m", T0)]),
+        Folded("m", T0 + 2000, ()),
+        Folded("m", T0 + 3000, ()),
+        Folded("m", T0 + 4000, ()),
     ]
     # An event of the next window closes [T0, T0 + 1 min) for this partition.
     closing = fold(binner, registry, 104, event("m", T0 + MINUTE, 1.0))
     assert isinstance(closing, Folded)
-    assert (closing.model_id, closing.timestamp_ms, closing.late) == ("m", T0 + MINUTE, False)
+    assert (closing.model_id, closing.timestamp_ms) == ("m", T0 + MINUTE)
     partial, watermark = closing.outputs
-    assert watermark == WatermarkAdvanced(PARTITION, T0 + MINUTE)
+    assert watermark == WatermarkAdvanced(PARTITION, "m", T0 + MINUTE)
     # Cells: below the first edge, [0, 1), [1, 2], above the last edge.
     expected_cells = [0, 0, 0, 0]
     for x in xs:
@@ -135,10 +137,10 @@ def test_events_of_several_models_on_one_stream_get_their_own_partials() -> None
         ("b", T0 + MINUTE + 3),
         ("b", T0 + MINUTE + 4),
     ]
-    outputs: list[Partial | WatermarkAdvanced] = []
+    outputs: list[Output] = []
     for offset, (model, ts) in enumerate(stream):
         result = fold(binner, registry, offset, event(model, ts))
-        assert isinstance(result, Folded) and (result.model_id, result.late) == (model, False)
+        assert isinstance(result, Folded) and result.model_id == model
         outputs += result.outputs
     outputs += binner.on_end()
     partials = [o for o in outputs if isinstance(o, Partial)]
@@ -165,7 +167,7 @@ def test_a_model_outside_the_selection_is_skipped_but_applied() -> None:
     binner, registry = counting_setup("a", "b")
     only_a = frozenset({"a"})
     assert fold(binner, registry, 0, event("a", T0), only_a) == Folded(
-        "a", T0, False, [WatermarkAdvanced(PARTITION, T0)]
+        "a", T0, [WatermarkAdvanced(PARTITION, "a", T0)]
     )
     assert fold(binner, registry, 1, event("b", T0), only_a) is None
     assert binner.applied_offset == 1
@@ -176,35 +178,41 @@ def test_a_model_outside_the_selection_is_skipped_but_applied() -> None:
 # -- late events -----------------------------------------------------------------------------
 
 
-def test_a_late_event_is_counted_in_the_current_window_not_added() -> None:
+def test_a_late_event_goes_to_the_side_output_with_its_own_window_id() -> None:
     binner, registry = counting_setup("a", "b")
     fold(binner, registry, 0, event("a", T0 + 1000))
-    closing = fold(binner, registry, 1, event("a", T0 + MINUTE + 1000))
-    assert isinstance(closing, Folded) and len(closing.outputs) == 2  # [T0, +1 min) closed
+    fold(binner, registry, 1, event("b", T0 + 1000))
+    closing = fold(binner, registry, 2, event("a", T0 + MINUTE + 1000))
+    assert isinstance(closing, Folded) and len(closing.outputs) == 2  # a's [T0, +1 min) closed
 
-    late = fold(binner, registry, 2, event("a", T0 + 2000))
-    assert late == Folded("a", T0 + 2000, True, [])
-    # A late event of a model with no open window opens its current one, with no events.
-    late_b = fold(binner, registry, 3, event("b", T0 + 5000))
-    assert late_b == Folded("b", T0 + 5000, True, [])
-    assert binner.late_total == 2
-    assert binner.applied_offset == 3
+    late = fold(binner, registry, 3, event("a", T0 + 2000))
+    assert late == Rejected(
+        "late",
+        "event time 2026-01-01T00:00:02Z is in window 2026-01-01T00:00:00Z+60s, closed on "
+        "this partition for model 'a' at 2026-01-01T00:01:00Z (allowed lateness 0 s)",
+        "a",
+        window_id("a", "bl-0000000000000000", SPEC.span(T0)),
+    )
+    # b's clock is its own: the same minute is on time for b.
+    assert fold(binner, registry, 4, event("b", T0 + 5000)) == Folded("b", T0 + 5000, ())
+    assert binner.late_total == 1
+    assert binner.applied_offset == 4
+    record = Record("predictions", PARTITION, 3, T0 + 2000, None, event("a", T0 + 2000))
+    assert isinstance(late, Rejected)
+    letter = late.letter(record, received_at_ms=NOW)
+    assert (letter["reason"], letter["model_id"], letter["window_id"]) == (
+        "late",
+        "a",
+        "win-" + window_id("a", "bl-0000000000000000", SPEC.span(T0))[4:],
+    )
 
     partials = [o for o in binner.on_end() if isinstance(o, Partial)]
     assert [
-        (
-            p.model_id,
-            p.window_start_ms,
-            p.n_events,
-            p.late_events,
-            p.hist.to_dict(),
-            p.first_offset,
-            p.last_offset,
-        )
+        (p.model_id, p.window_start_ms, p.n_events, p.late_events, p.hist.to_dict())
         for p in partials
     ] == [
-        ("a", T0 + MINUTE, 1, 1, {"x": 1}, 1, 1),
-        ("b", T0 + MINUTE, 0, 1, {}, None, None),
+        ("a", T0 + MINUTE, 1, 0, {"x": 1}),
+        ("b", T0, 2, 0, {"x": 2}),
     ]
 
 
@@ -279,6 +287,14 @@ BAD_CASES: list[tuple[str, bytes | None, str, str, str | None]] = [
         None,
     ),
     ("unknown model", event("zz", T0), "unknown_model", "no baseline for model 'zz'", "zz"),
+    (
+        "dated beyond the future bound",
+        event("m", NOW + 300_001),
+        "timestamp_in_future",
+        "$.timestamp: 2026-01-01T01:05:00.001Z is 300.001 s ahead of the wall clock "
+        "(2026-01-01T01:00:00Z); the limit is 300 s (DRIFTLINE_MAX_FUTURE_SECONDS)",
+        "m",
+    ),
 ]
 
 
@@ -333,4 +349,4 @@ def test_dead_letter_of_a_record_without_key_or_timestamp() -> None:
         "received_at": "2026-01-01T00:00:00Z",
     }
     assert binner.open_windows == 0
-    assert binner.max_ts_ms is None  # a rejected record moves no watermark
+    assert binner.clocks() == {}  # a rejected record moves no clock

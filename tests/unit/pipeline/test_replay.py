@@ -10,35 +10,47 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.pipeline.replay import PartitionRun, merge_runs, partial_windows
-from app.windows.binner import PartitionBinner, WatermarkAdvanced
+from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec, route
 from tests.factories import make_baseline
-from tests.unit.windows.fakes import CountingAccumulator, CountingOps
+from tests.unit.windows.fakes import CountingAccumulator, CountingOps, outputs_of
 
 SIZE = 1000
 SPEC = WindowSpec(size_ms=SIZE, lateness_ms=200)
 BASELINES = {m: make_baseline(model_id=m, baseline_id=f"bl-{i:016x}") for i, m in enumerate("ab")}
 
 Event = tuple[int, str, int]  # (source partition, model, event time)
+LATE: dict[int, list[LateEvent]] = {}  # per partition: the late events of the last binning
 
 
 def bin_partition(p: int, events: list[Event]) -> PartitionRun:
     """What one replay process yields for source partition p (as app.stream.replay does)."""
     binner = PartitionBinner(p, SPEC, CountingOps(), lambda m, _w: BASELINES[m])
     run = PartitionRun(p, [], truncated_start=False, truncated_end=False)
+    LATE[p] = []
     for offset, (_, model, ts) in enumerate(e for e in events if e[0] == p):
-        run.outputs += binner.on_event(offset, model, ts, {"x": 1.0}, 0)
+        result = binner.on_event(offset, model, ts, {"x": 1.0}, 0, ts)
+        if isinstance(result, LateEvent):
+            LATE[p].append(result)
+        run.outputs += outputs_of(result)
     run.outputs += binner.on_end()
     return run
 
 
 def live_windows(runs: list[PartitionRun], partitions: int, seed: int) -> list[CompleteWindow]:
     """Stage 2 as a live worker runs it: partials routed to their partials partition,
-    watermarks to every one, the source partitions' outputs interleaved in arrival order
-    (each partition's own order kept)."""
+    progress to every one, the source partitions' outputs interleaved in arrival order
+    (each partition's own order kept). Every partition has shown its models before the
+    others pass their windows (live workers read all partitions from the start; a later
+    joiner is tests/unit/pipeline/test_event_time.py's case)."""
     mergers = [WindowMerger(partitions, SPEC) for _ in range(partitions)]
+    for r in runs:
+        for out in r.outputs:
+            if isinstance(out, WatermarkAdvanced) and out.model_id is not None:
+                for merger in mergers:
+                    merger.expect(out.source_partition, out.model_id)
     queues = [list(r.outputs) for r in runs]
     rng = random.Random(seed)
     done: list[CompleteWindow] = []
@@ -46,9 +58,9 @@ def live_windows(runs: list[PartitionRun], partitions: int, seed: int) -> list[C
         out = rng.choice([q for q in queues if q]).pop(0)
         if isinstance(out, Partial):
             mergers[route(out.model_id, out.window_start_ms, partitions)].on_partial(out)
-        else:
+        elif isinstance(out, WatermarkAdvanced):
             for merger in mergers:
-                done += merger.on_watermark(out.source_partition, out.closed_upto_ms)
+                done += merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
     return done
 
 
@@ -109,11 +121,12 @@ def test_merge_equals_live_for_any_events(events: list[Event], seed: int) -> Non
     windows, flagged = merge_runs(runs, 4, SPEC)
     assert flagged == set()
     assert windows == by_window(live_windows(runs, 4, seed))
-    # Every event is counted once: in its window, or as late in a later one.
-    assert sum(w.n_events + w.late_events for w in windows) == len(events)
-    if all(w.late_events == 0 for w in windows):
-        truth = Counter((m, SPEC.start_of(ts)) for _, m, ts in events)
-        assert {(w.model_id, w.window_start_ms): w.n_events for w in windows} == truth
+    # Every event is counted once: in its own window, or late (its side output) with it.
+    late = [o for r in runs for o in LATE[r.partition]]
+    assert sum(w.n_events for w in windows) + len(late) == len(events)
+    late_windows = Counter((o.model_id, o.window_start_ms) for o in late)
+    truth = Counter((m, SPEC.start_of(ts)) for _, m, ts in events) - late_windows
+    assert {(w.model_id, w.window_start_ms): w.n_events for w in windows} == +truth
 
 
 # -- watermarks ------------------------------------------------------------------------------
@@ -132,21 +145,23 @@ def partial(model: str, start: int, source: int, n: int) -> Partial:
     )
 
 
-def run(p: int, *outputs: Partial | WatermarkAdvanced) -> PartitionRun:
+def run(p: int, *outputs: Output) -> PartitionRun:
     return PartitionRun(p, list(outputs), truncated_start=False, truncated_end=False)
 
 
 def test_a_window_completes_only_when_every_source_partition_passed_its_end() -> None:
-    p0 = run(0, partial("a", 0, 0, 3), partial("a", 1000, 0, 4), WatermarkAdvanced(0, 3000))
+    p0 = run(0, partial("a", 0, 0, 3), partial("a", 1000, 0, 4), WatermarkAdvanced(0, "a", 3000))
     # Partition 1 stands before the end of [0, 1000): nothing is complete.
-    behind = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 0))
+    behind = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, "a", 0))
     assert merge_runs([p0, behind], 2, SPEC) == ([], set())
     # At exactly the end of [0, 1000): that window, and only that one, is complete.
-    at_end = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 1000))
+    at_end = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, "a", 1000))
     windows, _ = merge_runs([p0, at_end], 2, SPEC)
     assert windows == [CompleteWindow("a", 0, (partial("a", 0, 0, 3), partial("a", 0, 1, 2)))]
     # Past both ends: both, oldest first; [1000, 2000) holds partition 0's partial alone.
-    past = run(1, partial("a", 0, 1, 2), WatermarkAdvanced(1, 1000), WatermarkAdvanced(1, 2000))
+    past = run(
+        1, partial("a", 0, 1, 2), WatermarkAdvanced(1, "a", 1000), WatermarkAdvanced(1, "a", 2000)
+    )
     windows, _ = merge_runs([p0, past], 2, SPEC)
     assert [(w.window_start_ms, w.n_events, len(w.partials)) for w in windows] == [
         (0, 5, 2),
@@ -156,7 +171,7 @@ def test_a_window_completes_only_when_every_source_partition_passed_its_end() ->
 
 def test_every_source_partition_needs_a_run() -> None:
     with pytest.raises(ValueError, match=r"^no replay output for partition 1$"):
-        merge_runs([run(0, WatermarkAdvanced(0, 1000))], 2, SPEC)
+        merge_runs([run(0, WatermarkAdvanced(0, "a", 1000))], 2, SPEC)
 
 
 # -- partial windows -------------------------------------------------------------------------
@@ -165,7 +180,8 @@ def test_every_source_partition_needs_a_run() -> None:
 def truncated(
     p: int, start: bool, end: bool, first: int | None, last: int | None, *outputs: Partial
 ) -> PartitionRun:
-    return PartitionRun(p, [*outputs, WatermarkAdvanced(p, 10_000)], start, end, first, last)
+    ends = [WatermarkAdvanced(p, m, 10_000) for m in sorted({o.model_id for o in outputs})]
+    return PartitionRun(p, [*outputs, *ends], start, end, first, last)
 
 
 def test_windows_cut_by_the_range_are_flagged() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.baseline.model import Baseline
+from app.windows.binner import LateEvent, Output
 
 
 class CountingAccumulator:
@@ -36,3 +38,8 @@ class CountingOps:
 
     def load(self, baseline: Baseline, data: dict[str, Any]) -> CountingAccumulator:
         return CountingAccumulator(data)
+
+
+def outputs_of(result: Sequence[Output] | LateEvent) -> list[Output]:
+    """What a binner's on_event sends on: nothing for a late event (its side output)."""
+    return [] if isinstance(result, LateEvent) else list(result)

@@ -157,7 +157,9 @@ def test_snapshot_records_the_last_record_folded_whatever_its_outcome() -> None:
         (12, _event(T0 + 2, model="other")),  # unknown model: dead letter
         (13, b"{not json"),  # dead letter
     ]
-    outcomes = [fold_record(binner, registry, DecodeLimits(), off, v) for off, v in records]
+    outcomes = [
+        fold_record(binner, registry, DecodeLimits(), off, v, now_ms=T0) for off, v in records
+    ]
     assert [type(o) for o in outcomes] == [Folded, Folded, Rejected, Rejected]
     snapshot = orjson.loads(snapshot_to_bytes(binner))
     # The dead letters are applied too: a new owner must not send them again.
@@ -165,7 +167,7 @@ def test_snapshot_records_the_last_record_folded_whatever_its_outcome() -> None:
     assert next_offset(snapshot["applied_offset"]) == 14
 
     restored = PartitionBinner(3, SPEC, CountingOps(), registry.choose)
-    restore_snapshot(restored, snapshot_to_bytes(binner), registry.by_id)
+    restore_snapshot(restored, snapshot_to_bytes(binner), registry.by_id, now_ms=T0)
     assert next_offset(restored.applied_offset) == 14
     # What the seek skips is exactly what the snapshot holds: redeliveries are recognised.
     assert [restored.already_applied(off) for off in (10, 13, 14)] == [True, True, False]
@@ -176,8 +178,12 @@ def test_a_filtered_record_is_applied_too() -> None:
     registry = _registry()
     binner = PartitionBinner(0, SPEC, CountingOps(), registry.choose)
     models = frozenset({"m"})
-    assert fold_record(binner, registry, DecodeLimits(), 7, _event(T0), models) is not None
-    assert fold_record(binner, registry, DecodeLimits(), 8, _event(T0, "x"), models) is None
+    assert (
+        fold_record(binner, registry, DecodeLimits(), 7, _event(T0), models, now_ms=T0) is not None
+    )
+    assert (
+        fold_record(binner, registry, DecodeLimits(), 8, _event(T0, "x"), models, now_ms=T0) is None
+    )
     assert next_offset(binner.applied_offset) == 9
 
 
