@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="Replication factor for new topics.")
 
     topic_predictions: str = Field("predictions", description="Input topic of prediction events.")
-    topic_baselines: str = Field("driftline-baselines", description="Compacted, key = model_id.")
+    topic_baselines: str = Field("driftline-baselines", description="Compacted, key per version.")
     topic_windows: str = Field("driftline-windows", description="Every closed window's result.")
     topic_alerts: str = Field("driftline-alerts", description="Drift events.")
     topic_deadletter: str = Field("driftline-deadletter", description="Rejected input.")

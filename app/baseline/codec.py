@@ -3,7 +3,9 @@
 A baseline is accepted only if it passes ``schemas/baseline.schema.json`` and the checks a
 schema cannot express: edges strictly increasing (except [v, v]), ``counts`` one longer
 than ``edges`` or ``categories``, ``count`` equal to the sum of ``counts``, finite
-numbers, and a ``baseline_id`` that matches the content. A rejection names the field by
+numbers, content that can mean something (``app.baseline.meaning``: no feature without
+values, no categorical feature without categories, one row count for every feature, mean
+within [min, max]), and a ``baseline_id`` that matches the content. A rejection names the field by
 its JSON path (``$.features.age.edges[3]``) and, for a file, the line it is on.
 
 The id is ``"bl-"`` and the first 16 hex digits of the SHA-256 of the canonical JSON
@@ -30,6 +32,7 @@ from typing import Any, Final
 import orjson
 from jsonschema.exceptions import best_match
 
+from app.baseline.meaning import problem
 from app.baseline.model import (
     BASELINE_SCHEMA_VERSION,
     Baseline,
@@ -204,6 +207,10 @@ def _parse(doc: object) -> Baseline:
         source=dict(_obj(d.get("source", {}), ["source"])),
         prediction_column=column,
     )
+    # Before the id: a forged document carries a recomputed id, and its problem is the content.
+    nonsense = problem(baseline)
+    if nonsense is not None:
+        raise _FieldError(*nonsense)
     # Hand-written files may spell 18.0 as 18: the normalised document counts as well.
     expected = compute_baseline_id(baseline_to_dict(baseline))
     if baseline.baseline_id not in (expected, compute_baseline_id(d)):

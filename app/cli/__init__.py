@@ -10,6 +10,7 @@ from app import __version__
 from app.cli.analyze import analyze
 from app.cli.baseline import baseline
 from app.cli.evaluate import evaluate
+from app.cli.migrate import migrate
 from app.cli.publish import publish
 from app.cli.replay import replay
 from app.cli.status import status
@@ -31,6 +32,7 @@ def cli() -> None:
 
 
 baseline.add_command(publish)
+baseline.add_command(migrate)
 cli.add_command(topics)
 cli.add_command(worker)
 cli.add_command(baseline)

@@ -35,7 +35,8 @@ class TopicOutcome:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Driftline's own topics.
 
-    The baselines topic is compacted: the latest baseline per model wins.
+    The baselines topic is compacted, with one key per baseline version, so compaction
+    keeps every version (app.baseline.topic_key).
     """
     n = settings.partitions
     return [

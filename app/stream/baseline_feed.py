@@ -4,6 +4,13 @@ A plain aiokafka consumer (no group: every worker needs every baseline) reads th
 from the beginning. ``ready`` is set once it has caught up with the end offsets seen at
 start, so no event is dead-lettered as "unknown model" merely because the worker has not
 read its baseline yet.
+
+Every version on the topic is registered, whatever its key (one key per version, or the
+bare ``model_id`` of messages published before: ``app.baseline.topic_key``); the registry
+picks the version in force per window. A message that is not a valid baseline is logged
+with reason ``invalid_baseline``, where it is and why, and changes nothing: the model keeps
+the versions already known. A tombstone changes nothing either (compaction later removes
+the one version its key names from the topic; workers that read it keep it until restart).
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ log = logging.getLogger(__name__)
 
 def parse_publication(raw: bytes) -> tuple[Baseline, int]:
     """A baselines-topic value: a baseline document plus ``effective_from_ms`` (default 0)."""
-    doc = orjson.loads(raw)
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise DriftlineError(f"malformed JSON: {err.msg} (column {err.colno})") from None
     if not isinstance(doc, dict):
         raise DriftlineError("baseline message is not a JSON object")
     effective = doc.pop("effective_from_ms", 0)
@@ -56,7 +66,7 @@ class BaselineFeed:
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for rec in records:
-                        self._apply(rec.value, rec.topic, rec.partition, rec.offset)
+                        self._apply(rec.key, rec.value, rec.topic, rec.partition, rec.offset)
                 if not self.ready.is_set():
                     positions = {tp: await consumer.position(tp) for tp in tps}
                     if all(positions[tp] >= end[tp] for tp in tps):
@@ -74,14 +84,24 @@ class BaselineFeed:
             f"baselines topic {topic!r} does not exist; run `driftline topics create`"
         )
 
-    def _apply(self, raw: bytes | None, topic: str, partition: int, offset: int) -> None:
-        if raw is None:  # tombstone: compaction deleted a model; keep known versions for replay
+    def _apply(
+        self, key: bytes | None, raw: bytes | None, topic: str, partition: int, offset: int
+    ) -> None:
+        if raw is None:  # tombstone: keep known versions (replay and live must agree)
             return
         try:
             baseline, effective = parse_publication(raw)
         except Exception as err:  # a bad publication must not stop the feed
             self.rejected += 1
-            log.error("rejected baseline at %s[%d]@%d: %s", topic, partition, offset, err)
+            log.error(
+                "invalid_baseline: rejected baseline at %s[%d]@%d (key %s): %s; the model "
+                "keeps the versions already loaded",
+                topic,
+                partition,
+                offset,
+                _key_text(key),
+                err,
+            )
             return
         if self.registry.add(baseline, effective):
             log.info(
@@ -90,3 +110,11 @@ class BaselineFeed:
                 baseline.model_id,
                 effective,
             )
+
+
+def _key_text(key: bytes | None) -> str:
+    """A key for a log line: as text, shortened, never more than one line."""
+    if key is None:
+        return "none"
+    text = key[:200].decode("utf-8", errors="replace")
+    return repr(text + ("..." if len(key) > 200 else ""))

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiokafka.errors import MessageSizeTooLargeError
 
+from app.baseline.topic_key import encode_key
 from app.config import Settings
 from app.errors import DriftlineError
 from app.stream import kafka
@@ -21,7 +22,8 @@ MAX_BASELINE_REQUEST_BYTES = 16 * 1024 * 1024
 async def publish_baseline(
     settings: Settings, document: dict[str, Any], effective_from_ms: int
 ) -> tuple[int, int]:
-    """Put a baseline on the compacted baselines topic, key = model_id.
+    """Put a baseline on the compacted baselines topic under its version's own key
+    (``app.baseline.topic_key``), so no later publication erases it.
 
     Returns the (partition, offset) it was written at. A baseline too large for the
     producer or the topic is a ``DriftlineError`` saying both limits and the ways out.
@@ -31,7 +33,11 @@ async def publish_baseline(
     try:
         async with kafka.started(big, settings) as producer:
             meta = await producer.send_and_wait(
-                settings.topic_baselines, value=value, key=str(document["model_id"]).encode()
+                settings.topic_baselines,
+                value=value,
+                key=encode_key(
+                    str(document["model_id"]), str(document["baseline_id"]), effective_from_ms
+                ),
             )
             return meta.partition, meta.offset
     except MessageSizeTooLargeError:

@@ -121,8 +121,10 @@ async def _lag(settings: Settings, stage1: Group) -> list[PartitionLag]:
 
 
 async def _baselines(settings: Settings) -> tuple[list[LoadedBaseline], int]:
-    """The latest publication per model, as a worker's baseline feed reads it (a model's
-    versions share a key, so they are in offset order on one partition)."""
+    """Per model, the version the newest windows use: the greatest (effective_from_ms,
+    baseline_id), the registry's own order. Not the last one published: versions have
+    their own keys (and may sit on different partitions), and a version copied by
+    ``driftline baseline migrate`` is published after newer ones."""
     latest: dict[str, LoadedBaseline] = {}
     rejected = 0
     for rec in await read_to_end(settings, settings.topic_baselines):
@@ -133,9 +135,14 @@ async def _baselines(settings: Settings) -> tuple[list[LoadedBaseline], int]:
         except Exception:  # the workers reject it too (and log why)
             rejected += 1
             continue
-        latest[baseline.model_id] = LoadedBaseline(
-            baseline.model_id, baseline.baseline_id, baseline.created_at, effective
-        )
+        known = latest.get(baseline.model_id)
+        if known is None or (known.effective_from_ms, known.baseline_id) < (
+            effective,
+            baseline.baseline_id,
+        ):
+            latest[baseline.model_id] = LoadedBaseline(
+                baseline.model_id, baseline.baseline_id, baseline.created_at, effective
+            )
     return [latest[m] for m in sorted(latest)], rejected
 
 

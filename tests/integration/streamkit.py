@@ -129,7 +129,7 @@ def metric(body: str, name: str, **labels: str) -> float:
 
 
 # Driftline's topics (by setting, in settings order) and the cleanup policy each must have:
-# the baselines topic is compacted (the latest baseline per model wins), and so is stage 1's
+# the baselines topic is compacted (one key per baseline version), and so is stage 1's
 # snapshot topic (named after the app id, so not listed here).
 TOPIC_POLICIES = {
     "DRIFTLINE_TOPIC_PREDICTIONS": "delete",
