@@ -69,7 +69,11 @@ async def test_published_bytes_validate_and_the_effective_time_is_rfc3339_with_i
     assert before < effective <= after + 60_000
 
     [record] = await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_BASELINES"])
-    assert record.key == MODEL.encode()
+    # One key per version (app.baseline.topic_key): no later publication erases this one.
+    assert record.key == (
+        b'{"model_id":"%s","baseline_id":"%s","effective_from_ms":%d}'
+        % (MODEL.encode(), baseline_id.encode(), effective)
+    )
     message = orjson.loads(record.value)
     validate("baseline", message)  # the exact bytes the workers read
     assert message["effective_from_ms"] == effective

@@ -10,7 +10,7 @@ from tests.unit.stream.test_baseline_feed import MODEL, forged, v1, v2, value
 
 def test_every_legacy_version_still_on_the_topic_is_copied_once_value_for_value() -> None:
     one, two = v1(), v2()
-    records = [
+    records: list[tuple[bytes | None, bytes | None]] = [
         (MODEL.encode(), value(one, 0)),  # not compacted yet: still there
         (MODEL.encode(), value(two, 60_000)),
         (MODEL.encode(), value(two, 60_000)),  # published twice
@@ -24,7 +24,7 @@ def test_every_legacy_version_still_on_the_topic_is_copied_once_value_for_value(
     ]
     assert (plan.models, plan.keyed, plan.invalid) == ({MODEL}, 0, 1)
     # Run again over the topic with the copies on it: nothing more to do.
-    again = plan_migration(records + plan.copies)
+    again = plan_migration([*records, *plan.copies])
     assert (again.copies, again.keyed, again.invalid) == ([], 2, 1)
 
 
