@@ -87,7 +87,7 @@ class BaselineFeed:
     def _apply(
         self, key: bytes | None, raw: bytes | None, topic: str, partition: int, offset: int
     ) -> None:
-        if raw is None:  # tombstone: keep known versions (replay and live must agree)
+        if raw is None:  # tombstone: keep what was loaded (versions are never tombstoned)
             return
         try:
             baseline, effective = parse_publication(raw)

@@ -37,6 +37,7 @@ def test_commands_that_use_a_setting_offer_its_option() -> None:
     assert offered["drift_config"] == ["analyze", "evaluate", "replay", "worker"]
     # Every command that talks to Kafka can be pointed at a broker the same way.
     assert offered["kafka_bootstrap"] == [
+        "baseline migrate",
         "baseline publish",
         "replay",
         "status",
