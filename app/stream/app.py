@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ from app.stream import kafka
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.bin_stage import BinStage
 from app.stream.merge_stage import MergeStage
-from app.stream.metrics import DriftlineMetrics
+from app.stream.metrics import CONTENT_TYPE, DriftlineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         **kafka.faust_membership(settings),
     )
     registry = BaselineRegistry()
-    feed = BaselineFeed(settings, registry)
     metrics = DriftlineMetrics()
+    feed = BaselineFeed(settings, registry, listener=metrics)
     closer = WindowCloser.from_path(
         registry, settings.window_spec(), settings.topic_predictions, settings.drift_config
     )
@@ -93,7 +94,11 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_page(web: View, request: Request) -> Response:
-        return web.text(metrics.registry.render())
+        # Rendered in a thread: with 1,000 models of 50 features it takes seconds of Python,
+        # which on the loop would stall both stages and /health (README, "Benchmarks").
+        body = await asyncio.get_running_loop().run_in_executor(None, metrics.render)
+        # As a header: aiohttp refuses a charset in its content_type argument.
+        return web.bytes(body, headers={"Content-Type": CONTENT_TYPE})
 
     app.driftline_stages = (first, second)  # type: ignore[attr-defined]
     return app

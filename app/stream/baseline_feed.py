@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,10 +36,24 @@ def parse_publication(raw: bytes) -> tuple[Baseline, int]:
     return baseline_from_dict(doc), effective
 
 
+class BaselineListener(Protocol):
+    """Told of every baseline read and every model withdrawn (the worker's metrics)."""
+
+    def baseline_added(self, baseline: Baseline) -> None: ...
+
+    def baseline_withdrawn(self, model: str) -> None: ...
+
+
 class BaselineFeed:
-    def __init__(self, settings: Settings, registry: BaselineRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: BaselineRegistry,
+        listener: BaselineListener | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
+        self.listener = listener
         self.ready = asyncio.Event()
         self.rejected = 0
 
@@ -56,7 +71,7 @@ class BaselineFeed:
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for rec in records:
-                        self._apply(rec.value, rec.topic, rec.partition, rec.offset)
+                        self._apply(rec.value, rec.key, rec.topic, rec.partition, rec.offset)
                 if not self.ready.is_set():
                     positions = {tp: await consumer.position(tp) for tp in tps}
                     if all(positions[tp] >= end[tp] for tp in tps):
@@ -74,8 +89,13 @@ class BaselineFeed:
             f"baselines topic {topic!r} does not exist; run `driftline topics create`"
         )
 
-    def _apply(self, raw: bytes | None, topic: str, partition: int, offset: int) -> None:
+    def _apply(
+        self, raw: bytes | None, key: bytes | None, topic: str, partition: int, offset: int
+    ) -> None:
         if raw is None:  # tombstone: compaction deleted a model; keep known versions for replay
+            if key is not None and self.listener is not None:
+                # The model's baseline is withdrawn: its metric series go (app.stream.metrics).
+                self.listener.baseline_withdrawn(key.decode("utf-8", "replace"))
             return
         try:
             baseline, effective = parse_publication(raw)
@@ -83,6 +103,8 @@ class BaselineFeed:
             self.rejected += 1
             log.error("rejected baseline at %s[%d]@%d: %s", topic, partition, offset, err)
             return
+        if self.listener is not None:
+            self.listener.baseline_added(baseline)
         if self.registry.add(baseline, effective):
             log.info(
                 "baseline %s for model %s effective from %d",

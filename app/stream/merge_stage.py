@@ -169,8 +169,8 @@ class MergeStage:
             window_id=wid,
         )
         await self.deadletter.send(key=partial.model_id.encode(), value=orjson.dumps(doc))
-        self.metrics.invalid.inc(reason="late")
-        self.metrics.late.inc(partial.n_events, model=partial.model_id)
+        self.metrics.invalid.labels("late").inc()
+        self.metrics.model_event(self.metrics.late, partial.model_id, partial.n_events)
         log.warning("stage 2: %s", doc["error"])
 
     async def _close(self, window: CompleteWindow) -> None:
@@ -181,7 +181,7 @@ class MergeStage:
         alert = result.drift_event()
         if alert is not None:
             await self.alerts.send(key=key, value=encode_drift_event(alert))
-            self.metrics.alerts.inc(model=result.model_id)
+            self.metrics.model_event(self.metrics.alerts, result.model_id)
         lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
         self.metrics.window_closed(result, lag_s)
 
