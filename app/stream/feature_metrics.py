@@ -7,19 +7,23 @@ sum or a threshold over ``driftline_feature_divergence`` means something; over a
 mixing p-values and PSI it did not). Within a family the ``statistic`` label is the
 window result's key, so a series maps back to the contract by name.
 
-The latest statistics live in a plain dict (one entry per model, replaced at each close)
-and a custom collector turns them into metric families at scrape time: a close costs one
-dict assignment instead of hundreds of labelled-child look-ups, and dropping a model
-(its baseline withdrawn) is one ``pop``. The collector runs in a scrape thread while the
-event loop replaces entries, hence the lock around the dict (held only to copy it).
+Each model's text is rendered by prometheus_client's own exposition once, when its window
+closes (a few ms for 50 features, beside the statistics themselves), and kept; a scrape
+joins the texts. Rendering every sample at every scrape instead took seconds of Python
+with 1,000 models of 50 features, redid work for models that had not closed since, and
+stalled the event loop for hundreds of ms even with the render in a thread (the render
+and the collector walking its objects hold the GIL). A model whose
+baseline is withdrawn is one ``pop``. The scrape runs in a thread while the event loop
+replaces entries, hence the lock (held only to copy or swap an entry).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -47,7 +51,12 @@ FAMILY_OF: Mapping[str, str] = {
     "out_of_range_share": RATIO,
     "unseen_share": RATIO,
 }
-# In the window result, not exported: the chi-square test's degrees of freedom are fixed by
+# Exported unless DRIFTLINE_METRICS_FEATURE_STATISTICS says otherwise: five series per
+# feature (with driftline_feature_drifted) instead of twelve. The distribution test's
+# p-value, one divergence, the shift in feature units and the null rate are what a
+# dashboard of many models shows; every statistic stays in each window result.
+DEFAULT_STATISTICS = frozenset({"ks_pvalue", "chi2_pvalue", "psi", "wasserstein", "null_rate"})
+# In the window result, never exported: the chi-square test's degrees of freedom are fixed by
 # the baseline's categories (a parameter of the test, not a measurement of the window).
 NOT_EXPORTED = frozenset({"chi2_dof"})
 
@@ -78,47 +87,76 @@ class FeatureRow:
     drifted: bool
 
 
-class FeatureStatistics(Collector):
-    """The latest window's statistics per model and feature (see the module docstring)."""
+class FeatureStatistics:
+    """The latest window's statistics per model and feature, as text (module docstring)."""
 
     def __init__(self) -> None:
-        self._latest: dict[str, tuple[FeatureRow, ...]] = {}
+        # model -> family name -> that model's sample lines of the family
+        self._text: dict[str, dict[str, bytes]] = {}
         self._lock = threading.Lock()
 
-    def set_model(self, model: str, rows: tuple[FeatureRow, ...]) -> None:
+    def set_model(self, model: str, rows: Iterable[FeatureRow]) -> None:
+        text = _render_model(model, rows)
         with self._lock:
-            self._latest[model] = rows
+            self._text[model] = text
 
     def drop_model(self, model: str) -> None:
         with self._lock:
-            self._latest.pop(model, None)
+            self._text.pop(model, None)
 
-    def rows(self, model: str) -> tuple[FeatureRow, ...]:
+    def render(self) -> list[bytes]:
+        """The text format of every family, in chunks to write in order: each family's
+        ``# HELP``/``# TYPE`` header, then its sample lines model by model. Chunks, not one
+        string: a scrape of 50 MB then needs no second copy and is written a chunk at a
+        time."""
         with self._lock:
-            return self._latest.get(model, ())
-
-    def describe(self) -> list[Metric]:
-        return list(self._families().values())
-
-    def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            latest = sorted(self._latest.items())
-        families = self._families()
-        for model, rows in latest:
-            for row in rows:
-                for key, value in row.stats:
-                    family = families[FAMILY_OF[key]]
-                    if family.name == WASSERSTEIN:
-                        family.add_metric([model, row.feature], value)
-                    else:
-                        family.add_metric([model, row.feature, key], value)
-                families[DRIFTED].add_metric([model, row.feature], 1.0 if row.drifted else 0.0)
-        yield from families.values()
-
-    @staticmethod
-    def _families() -> dict[str, GaugeMetricFamily]:
-        out: dict[str, GaugeMetricFamily] = {}
-        for name in (PVALUE, TEST_STATISTIC, DIVERGENCE, WASSERSTEIN, RATIO, DRIFTED):
-            labels = ["model", "feature", "statistic"] if name in _WITH_STATISTIC else None
-            out[name] = GaugeMetricFamily(name, _HELP[name], labels=labels or ["model", "feature"])
+            latest = sorted(self._text.items())
+        out: list[bytes] = []
+        for name in FAMILIES:
+            chunks = [text[name] for _, text in latest if name in text]
+            if chunks:
+                out.append(_HEADERS[name])
+                out.extend(chunks)
         return out
+
+
+FAMILIES = (PVALUE, TEST_STATISTIC, DIVERGENCE, WASSERSTEIN, RATIO, DRIFTED)
+
+
+def _family(name: str) -> GaugeMetricFamily:
+    labels = ["model", "feature", "statistic"] if name in _WITH_STATISTIC else None
+    return GaugeMetricFamily(name, _HELP[name], labels=labels or ["model", "feature"])
+
+
+def _exposition(family: Metric) -> bytes:
+    """prometheus_client's text for one family: two header lines, then its samples."""
+    return generate_latest(_Families([family]))
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+_HEADERS = {name: _exposition(_family(name)) for name in FAMILIES}
+
+
+def _render_model(model: str, rows: Iterable[FeatureRow]) -> dict[str, bytes]:
+    """One model's sample lines per family (families without a sample left out)."""
+    families = {name: _family(name) for name in FAMILIES}
+    for row in rows:
+        for key, value in row.stats:
+            family = families[FAMILY_OF[key]]
+            if family.name == WASSERSTEIN:
+                family.add_metric([model, row.feature], value)
+            else:
+                family.add_metric([model, row.feature, key], value)
+        families[DRIFTED].add_metric([model, row.feature], 1.0 if row.drifted else 0.0)
+    return {
+        name: _exposition(family).split(b"\n", 2)[2]
+        for name, family in families.items()
+        if family.samples
+    }

@@ -33,7 +33,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from app import __version__
 from app.baseline.model import Baseline
 from app.pipeline.results import WindowResult
-from app.stream.feature_metrics import FAMILY_OF, FeatureRow, FeatureStatistics
+from app.stream.feature_metrics import DEFAULT_STATISTICS, FeatureRow, FeatureStatistics
 
 # The ``*_created`` series prometheus_client adds to every counter and histogram child
 # would double the series count and tell an operator nothing the process start time does not.
@@ -52,7 +52,12 @@ CLOSE_LATENCY_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600
 class DriftlineMetrics:
     """The worker's registry and the named series stages update."""
 
-    def __init__(self, version: str = __version__) -> None:
+    def __init__(
+        self, version: str = __version__, statistics: Iterable[str] = DEFAULT_STATISTICS
+    ) -> None:
+        """``statistics``: the window-result statistics exported per feature (a subset of
+        ``FAMILY_OF``; setting DRIFTLINE_METRICS_FEATURE_STATISTICS)."""
+        self.statistics = frozenset(statistics)
         r = self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=r)
         Info("driftline_build", "Driftline version of this worker.", registry=r).info(
@@ -116,8 +121,8 @@ class DriftlineMetrics:
             ["model", "partition"],
             registry=r,
         )
+        # Not in the registry: rendered from per-model cached text (app.stream.feature_metrics).
         self.features = FeatureStatistics()
-        r.register(self.features)
         # model -> names of the features of its baselines (every version seen).
         self._baseline_features: dict[str, frozenset[str]] = {}
         # model -> (metric, label values) of every child naming it, for removal on withdrawal.
@@ -179,23 +184,29 @@ class DriftlineMetrics:
         wanted = self._baseline_features.get(model)
         if wanted is None:
             return  # no baseline (withdrawn meanwhile): no feature series
-        self.features.set_model(model, tuple(_rows(result, wanted)))
+        self.features.set_model(model, _rows(result, wanted, self.statistics))
 
     def forget_partition(self, partition: int) -> None:
         """This worker no longer owns the source partition."""
         self.input_lag.remove(str(partition))
 
     # -- exposition ----------------------------------------------------------------------
+    def render_chunks(self) -> list[bytes]:
+        """The Prometheus text format (0.0.4) of every series, as chunks to send in order;
+        safe from any thread (the web page calls it in one)."""
+        return [generate_latest(self.registry), *self.features.render()]
+
     def render(self) -> bytes:
-        """The Prometheus text format (0.0.4) of every series; safe from any thread."""
-        return generate_latest(self.registry)
+        return b"".join(self.render_chunks())
 
 
-def _rows(result: WindowResult, wanted: frozenset[str]) -> Iterable[FeatureRow]:
+def _rows(
+    result: WindowResult, wanted: frozenset[str], statistics: frozenset[str]
+) -> Iterable[FeatureRow]:
     for f in result.features:
         if f.name not in wanted:
             continue
         stats = tuple(
-            (key, float(value)) for key, value in f.stats.as_dict().items() if key in FAMILY_OF
+            (key, float(value)) for key, value in f.stats.as_dict().items() if key in statistics
         )
         yield FeatureRow(f.name, stats, f.drifted)

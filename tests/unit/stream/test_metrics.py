@@ -48,7 +48,13 @@ def _result(baseline: Baseline) -> WindowResult:
 
 
 def _value(metrics: DriftlineMetrics, name: str, **labels: str) -> float | None:
-    return metrics.registry.get_sample_value(name, labels)
+    """The sample's value in the rendered text (parsed back), None when absent."""
+    text = metrics.render().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
 
 
 def _series(metrics: DriftlineMetrics) -> list[tuple[str, dict[str, str]]]:
@@ -61,7 +67,7 @@ def test_a_closed_window_sets_its_status_latency_and_per_feature_series() -> Non
     baseline = _baseline()
     result = _result(baseline)
     assert result.status == "drift"
-    metrics = DriftlineMetrics()
+    metrics = DriftlineMetrics(statistics=FAMILY_OF)  # DRIFTLINE_..._STATISTICS=all
     metrics.baseline_added(baseline)
     metrics.window_closed(result, 2.5)
     assert _value(metrics, "driftline_windows_closed_total", model=MODEL, status="drift") == 1
@@ -97,6 +103,29 @@ def test_a_closed_window_sets_its_status_latency_and_per_feature_series() -> Non
     }
     want = {(FAMILY_OF[k], k) for k in age.stats.as_dict() if k not in NOT_EXPORTED}
     assert exported == want
+
+
+def test_by_default_a_feature_has_its_test_pvalue_psi_wasserstein_null_rate_and_verdict() -> None:
+    baseline = _baseline()
+    metrics = DriftlineMetrics()
+    metrics.baseline_added(baseline)
+    metrics.window_closed(_result(baseline), 2.5)
+    per_feature = sorted(
+        (labels["feature"], name, labels.get("statistic", ""))
+        for name, labels in _series(metrics)
+        if "feature" in labels
+    )
+    assert per_feature == [
+        ("age", "driftline_feature_divergence", "psi"),
+        ("age", "driftline_feature_drifted", ""),
+        ("age", "driftline_feature_pvalue", "ks_pvalue"),
+        ("age", "driftline_feature_ratio", "null_rate"),
+        ("age", "driftline_feature_wasserstein_distance", ""),
+        ("country", "driftline_feature_divergence", "psi"),
+        ("country", "driftline_feature_drifted", ""),
+        ("country", "driftline_feature_pvalue", "chi2_pvalue"),
+        ("country", "driftline_feature_ratio", "null_rate"),
+    ]
 
 
 def test_every_statistic_of_the_window_result_has_a_family_or_is_listed_as_not_exported() -> None:
@@ -177,8 +206,9 @@ def test_a_released_partition_loses_its_input_lag_series() -> None:
 
 
 def realistic_metrics() -> DriftlineMetrics:
-    """Every kind of series a busy worker has: two models, unknown input, dead letters."""
-    metrics = DriftlineMetrics()
+    """Every kind of series a busy worker has: two models, unknown input, dead letters,
+    every statistic exported."""
+    metrics = DriftlineMetrics(statistics=FAMILY_OF)
     for b in (_baseline(), _baseline("other-model")):
         metrics.baseline_added(b)
         metrics.count(metrics.events_in, {b.model_id: 3000, "no-such-model": 2})
