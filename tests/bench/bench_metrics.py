@@ -187,9 +187,11 @@ def _flood_part(count: int) -> None:
         settings = _settings(env)
         asyncio.run(create_topics(settings))
         baseline = work / "baseline.json"
-        from app.baseline.codec import baseline_to_dict
+        from app.baseline.codec import baseline_to_dict, compute_baseline_id
 
-        baseline.write_bytes(orjson.dumps(baseline_to_dict(_baseline("known-model"))))
+        doc = baseline_to_dict(_baseline("known-model"))
+        doc["baseline_id"] = compute_baseline_id(doc)  # publish checks it against the content
+        baseline.write_bytes(orjson.dumps(doc))
         subprocess.run([sys.executable, "-m", "app", "baseline", "publish", str(baseline)],
                        env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         port = _free_port()
