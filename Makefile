@@ -24,7 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(VENV)/.installed ## Create the virtualenv and install Driftline with its dev tools
+setup: $(VENV)/.installed .tools/promtool ## Create the virtualenv and install Driftline with its dev tools (and promtool)
+
+# promtool checks /metrics in the tests; from Debian's prometheus package, unpacked under
+# .tools/ (deploy/prometheus/promtool.sh). Without it setup goes on: only that check fails.
+.tools/promtool:
+	@deploy/prometheus/promtool.sh || true
 
 kafka-fetch: ## Fetch the Apache Kafka jars from Maven Central into .kafka/ (once)
 	@$(KAFKA) fetch
@@ -69,4 +74,4 @@ demo: setup ## The main job end to end: broker, topics, baseline, worker, drifti
 	$(PY) -m app demo $(DEMO_ARGS)
 
 clean: kafka-down ## Stop the broker and remove the virtualenv, broker data and caches
-	rm -rf $(VENV) .kafka/data .kafka/logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .kafka/data .kafka/logs .tools .pytest_cache .mypy_cache .ruff_cache

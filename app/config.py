@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Worker state directory (tables).")
     store: str = Field("rocksdb://", description="Faust table store URL (rocksdb:// or memory://).")
     log_level: str = Field("info", description="Worker log level.")
+    log_format: str = Field(
+        "text", description="Worker log lines: text, or json (one JSON object per line)."
+    )
+    metrics_feature_statistics: str = Field(
+        "ks_pvalue,chi2_pvalue,psi,wasserstein,null_rate",
+        description="Window-result statistics exported per model and feature on /metrics, "
+        "comma separated, or 'all' (driftline_feature_drifted is always exported).",
+    )
 
     @field_validator("drift_config")
     @classmethod
@@ -97,6 +105,37 @@ class Settings(BaseSettings):
         if value.exists() and not value.is_dir():
             raise ValueError("expected a directory (created when missing), not a file")
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _text_or_json(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("expected text or json")
+        return value.lower()
+
+    @field_validator("metrics_feature_statistics")
+    @classmethod
+    def _known_statistics(cls, value: str) -> str:
+        from app.stream.feature_metrics import FAMILY_OF  # data only; no Faust import
+
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if names == ["all"]:
+            return "all"
+        unknown = [n for n in names if n not in FAMILY_OF]
+        if unknown:
+            raise ValueError(
+                f"unknown statistic {unknown[0]!r}; expected 'all' or some of "
+                + ", ".join(FAMILY_OF)
+            )
+        return ",".join(names)
+
+    def exported_statistics(self) -> frozenset[str]:
+        """The window-result statistics /metrics exports per feature."""
+        from app.stream.feature_metrics import FAMILY_OF
+
+        if self.metrics_feature_statistics == "all":
+            return frozenset(FAMILY_OF)
+        return frozenset(self.metrics_feature_statistics.split(","))
 
     @field_validator("instance_id")
     @classmethod

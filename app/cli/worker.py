@@ -23,12 +23,14 @@ from app.errors import DriftlineError
 @setting("session_timeout_seconds")
 @setting("data_dir")
 @setting("log_level")
+@setting("log_format")
 def worker(**overrides: object) -> None:
     """Start a Driftline worker: joins the group, serves /health on 127.0.0.1; SIGTERM stops it."""
     from faust import Worker
 
     from app.stream.admin import create_topics
     from app.stream.app import create_app
+    from app.stream.logs import logging_config
 
     settings = load_settings(**overrides)
     check_web_port(settings.web_host, settings.web_port)
@@ -37,7 +39,14 @@ def worker(**overrides: object) -> None:
     asyncio.run(create_topics(settings))
     app = create_app(settings)
     # The web port and bind address are app settings (create_app); faust's Worker takes neither.
-    Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    # quiet: no startup banner (a box-drawn table on stdout); our logging config replaces
+    # Faust's (text or JSON lines on stderr, app.stream.logs).
+    Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        logging_config=logging_config(settings.log_format, settings.log_level),
+    ).execute_from_commandline()
 
 
 def check_web_port(host: str, port: int) -> None:

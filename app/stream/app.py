@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -15,7 +16,8 @@ from app.stream import kafka
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.bin_stage import BinStage
 from app.stream.merge_stage import MergeStage
-from app.stream.metrics import DriftlineMetrics
+from app.stream.metrics import CONTENT_TYPE, DriftlineMetrics
+from app.stream.web import stream_response
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         **kafka.faust_membership(settings),
     )
     registry = BaselineRegistry()
-    feed = BaselineFeed(settings, registry)
-    metrics = DriftlineMetrics()
+    metrics = DriftlineMetrics(statistics=settings.exported_statistics())
+    feed = BaselineFeed(settings, registry, listener=metrics)
     closer = WindowCloser.from_path(
         registry, settings.window_spec(), settings.topic_predictions, settings.drift_config
     )
@@ -92,8 +94,12 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         return web.text("ready\n" if ok else "not ready\n", status=200 if ok else 503)
 
     @app.page("/metrics")
-    async def metrics_page(web: View, request: Request) -> Response:
-        return web.text(metrics.registry.render())
+    async def metrics_page(web: View, request: Request) -> Any:
+        # Rendered in a thread, written chunk by chunk: with 1,000 models of 50 features the
+        # render is seconds of Python and the text tens of MB, which on the loop would stall
+        # both stages and /health (README, "Benchmarks").
+        chunks = await asyncio.get_running_loop().run_in_executor(None, metrics.render_chunks)
+        return await stream_response(cast(Any, request), chunks, CONTENT_TYPE)
 
     app.driftline_stages = (first, second)  # type: ignore[attr-defined]
     return app

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from app.baseline.codec import baseline_from_dict
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
+from app.baseline.topic_key import decode_key
 from app.config import Settings
 from app.errors import DriftlineError
 from app.stream import kafka
@@ -45,10 +47,24 @@ def parse_publication(raw: bytes) -> tuple[Baseline, int]:
     return baseline_from_dict(doc), effective
 
 
+class BaselineListener(Protocol):
+    """Told of every baseline read and every model withdrawn (the worker's metrics)."""
+
+    def baseline_added(self, baseline: Baseline) -> None: ...
+
+    def baseline_withdrawn(self, model: str) -> None: ...
+
+
 class BaselineFeed:
-    def __init__(self, settings: Settings, registry: BaselineRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: BaselineRegistry,
+        listener: BaselineListener | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
+        self.listener = listener
         self.ready = asyncio.Event()
         self.rejected = 0
 
@@ -88,6 +104,11 @@ class BaselineFeed:
         self, key: bytes | None, raw: bytes | None, topic: str, partition: int, offset: int
     ) -> None:
         if raw is None:  # tombstone: keep what was loaded (versions are never tombstoned)
+            if key and decode_key(key) is None and self.listener is not None:
+                # A tombstone under a bare model id (not a version key) withdraws the model
+                # from /metrics: its series go (app.stream.metrics). Its versions stay
+                # loaded, for replay's sake and because a bad message must not erase them.
+                self.listener.baseline_withdrawn(key.decode("utf-8", "replace"))
             return
         try:
             baseline, effective = parse_publication(raw)
@@ -103,6 +124,8 @@ class BaselineFeed:
                 err,
             )
             return
+        if self.listener is not None:
+            self.listener.baseline_added(baseline)
         if self.registry.add(baseline, effective):
             log.info(
                 "baseline %s for model %s effective from %d",

@@ -213,13 +213,9 @@ class BinStage:
             if result.outputs:
                 await self._emit(result.outputs)
                 owned.closed = True
-        for metric, counts in (
-            (self.metrics.events_in, seen),
-            (self.metrics.events_valid, valid),
-            (self.metrics.late, late),
-        ):
-            for model, n in counts.items():
-                metric.inc(n, model=model)
+        self.metrics.count(self.metrics.events_in, seen)
+        self.metrics.count(self.metrics.events_valid, valid)
+        self.metrics.count(self.metrics.late, late)
 
     async def _send(self, topic: str, value: bytes, key: bytes | None, partition: int) -> None:
         self.inflight.append(await self.producer.send(topic, value, key=key, partition=partition))
@@ -237,16 +233,14 @@ class BinStage:
                 for q in range(self.n):
                     await self._send(partials, value, None, q)
             else:
-                self.metrics.watermark.set(
-                    out.closed_upto_ms / 1000,
-                    partition=str(out.source_partition),
-                    model=out.model_id or "",
+                self.metrics.set_watermark(
+                    out.source_partition, out.model_id, out.closed_upto_ms / 1000
                 )
                 for q in range(self.n):
                     await self._send(partials, value, None, q)
 
     async def _dead_letter(self, rec: SourceRecord, rejected: Rejected, now_ms: int) -> None:
-        self.metrics.invalid.inc(reason=rejected.reason)
+        self.metrics.invalid.labels(rejected.reason).inc()
         doc = rejected.letter(rec, received_at_ms=now_ms)
         # The dead-letter topic is keyed like the input; its partition is the producer's.
         self.inflight.append(
@@ -290,7 +284,7 @@ class BinStage:
             end = self.consumer.highwater(tp)
             if end is not None:
                 lag = input_lag(await self.consumer.position(tp), end)
-                self.metrics.input_lag.set(lag, partition=str(p))
+                self.metrics.input_lag.labels(str(p)).set(lag)
 
     # -- checkpoints -------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int], *, due_only: bool) -> None:
@@ -363,7 +357,7 @@ class BinStage:
             finally:  # on failure the next owner resumes from the last good snapshot
                 for p in partitions:
                     self.owned.pop(p, None)
-                    self.metrics.input_lag.remove(partition=str(p))
+                    self.metrics.forget_partition(p)
         if partitions:
             log.info("stage 1: released partitions %s", sorted(partitions))
 

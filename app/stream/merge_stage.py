@@ -169,8 +169,8 @@ class MergeStage:
             window_id=wid,
         )
         await self.deadletter.send(key=partial.model_id.encode(), value=orjson.dumps(doc))
-        self.metrics.invalid.inc(reason="late")
-        self.metrics.late.inc(partial.n_events, model=partial.model_id)
+        self.metrics.invalid.labels("late").inc()
+        self.metrics.model_event(self.metrics.late, partial.model_id, partial.n_events)
         log.warning("stage 2: %s", doc["error"])
 
     async def _close(self, window: CompleteWindow) -> None:
@@ -179,9 +179,26 @@ class MergeStage:
         key = window.model_id.encode()
         await self.windows.send(key=key, value=encode_window_result(result))
         alert = result.drift_event()
+        window_fields = {
+            "model": result.model_id,
+            "window_id": result.window_id,
+            "n_events": result.n_events,
+            "status": result.status,
+        }
+        log.info("window closed", extra=window_fields)
         if alert is not None:
             await self.alerts.send(key=key, value=encode_drift_event(alert))
-            self.metrics.alerts.inc(model=result.model_id)
+            self.metrics.model_event(self.metrics.alerts, result.model_id)
+            drifted = [f.name for f in alert.drifted_features]
+            log.info(
+                "drift alert",
+                extra={
+                    "model": result.model_id,
+                    "window_id": result.window_id,
+                    "alert_id": alert.alert_id,
+                    "drifted_features": drifted,
+                },
+            )
         lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
         self.metrics.window_closed(result, lag_s)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from prometheus_client.parser import text_string_to_metric_families
 
 
 async def produce(
@@ -119,13 +122,31 @@ def wait_http(url: str, timeout_s: float = 60.0, status: int = 200) -> str:
 
 
 def metric(body: str, name: str, **labels: str) -> float:
-    """Value of one Prometheus series in a /metrics body (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    series = f"{name}{{{want}}}" if labels else name
-    for line in body.splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
+    """Value of one Prometheus series in a /metrics body (0 when absent); the labels must
+    match exactly, in any order."""
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
     return 0.0
+
+
+PROMTOOL = Path(__file__).resolve().parents[2] / ".tools" / "promtool"
+
+
+def promtool_check(body: str) -> tuple[int, str]:
+    """``promtool check metrics`` on an exposition: (exit code, its output); (0, "") is
+    clean, with no lint warnings. The binary is fetched by `make setup`."""
+    if not PROMTOOL.exists():
+        raise AssertionError(f"{PROMTOOL} is missing: run `make setup`")
+    done = subprocess.run(
+        [str(PROMTOOL), "check", "metrics"],
+        input=body.encode(),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return done.returncode, (done.stdout + done.stderr).decode()
 
 
 # Driftline's topics (by setting, in settings order) and the cleanup policy each must have:

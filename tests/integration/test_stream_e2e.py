@@ -19,7 +19,15 @@ from tests.integration.stream_scenario import (
     scenario_events,
     window_start,
 )
-from tests.integration.streamkit import docs, http_get, metric, produce, read_topic, wait_http
+from tests.integration.streamkit import (
+    docs,
+    http_get,
+    metric,
+    produce,
+    promtool_check,
+    read_topic,
+    wait_http,
+)
 
 
 def prepare(
@@ -108,5 +116,7 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
     assert metric(body, "driftline_alerts_total", model=MODEL) == 1
     assert metric(body, "driftline_windows_closed_total", model=MODEL, status="drift") == 1
     # Everything read, and the gauge is there for each of the four partitions it owns.
-    lags = [line for line in body.splitlines() if line.startswith("driftline_input_lag_records{")]
-    assert lags == [f'driftline_input_lag_records{{partition="{p}"}} 0' for p in range(4)]
+    lags = sorted(s for s in body.splitlines() if s.startswith("driftline_input_lag_records{"))
+    assert lags == [f'driftline_input_lag_records{{partition="{p}"}} 0.0' for p in range(4)]
+    # A real worker's exposition, checked by Prometheus's own linter.
+    assert promtool_check(body) == (0, "")

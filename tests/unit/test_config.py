@@ -63,3 +63,26 @@ def test_a_session_timeout_below_the_brokers_minimum_is_refused() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings(session_timeout_seconds=5)
     assert str(err.value) == "--session-timeout-seconds=5: expected an integer from 6 to 300"
+
+
+def test_metrics_feature_statistics_are_a_list_of_window_result_keys_or_all() -> None:
+    assert load_settings().exported_statistics() == {
+        "ks_pvalue", "chi2_pvalue", "psi", "wasserstein", "null_rate"
+    }  # fmt: skip
+    assert load_settings(metrics_feature_statistics=" psi, js ").exported_statistics() == {
+        "psi", "js"
+    }  # fmt: skip
+    assert "chi2" in load_settings(metrics_feature_statistics="all").exported_statistics()
+    with pytest.raises(SettingsError) as err:
+        load_settings(metrics_feature_statistics="psi,chi2_dof")
+    assert str(err.value).startswith(
+        "--metrics-feature-statistics='psi,chi2_dof': unknown statistic 'chi2_dof'; expected"
+    )
+
+
+def test_the_log_format_is_text_or_json() -> None:
+    assert load_settings().log_format == "text"
+    assert load_settings(log_format="json").log_format == "json"
+    with pytest.raises(SettingsError) as err:
+        load_settings(log_format="xml")
+    assert str(err.value) == "--log-format='xml': expected text or json"

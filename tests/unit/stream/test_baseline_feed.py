@@ -108,3 +108,29 @@ def test_a_tombstone_changes_nothing() -> None:
     f._apply(MODEL.encode(), None, "bl", 0, 2)
     assert f.registry.versions(MODEL) == [(0, one["baseline_id"])]
     assert f.rejected == 0
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.withdrawn: list[str] = []
+
+    def baseline_added(self, baseline: Any) -> None:
+        self.added.append(baseline.baseline_id)
+
+    def baseline_withdrawn(self, model: str) -> None:
+        self.withdrawn.append(model)
+
+
+def test_only_a_tombstone_under_a_bare_model_id_withdraws_the_model_from_the_metrics() -> None:
+    seen = Seen()
+    f = BaselineFeed(Settings(topic_baselines="bl"), BaselineRegistry(), listener=seen)
+    one = v1()
+    key = encode_key(MODEL, one["baseline_id"], 0)
+    f._apply(key, value(one, 0), "bl", 0, 0)
+    f._apply(key, None, "bl", 0, 1)  # a version key: versions are never withdrawn
+    f._apply(None, None, "bl", 0, 2)  # no key: nothing to name
+    assert (seen.added, seen.withdrawn) == ([one["baseline_id"]], [])
+    f._apply(MODEL.encode(), None, "bl", 0, 3)
+    assert seen.withdrawn == [MODEL]
+    assert f.registry.versions(MODEL) == [(0, one["baseline_id"])]  # still judged, replayable

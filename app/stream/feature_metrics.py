@@ -1,0 +1,162 @@
+"""Per-feature drift statistics of each model's latest window, as Prometheus gauges.
+
+The window result's ``stats`` object mixes quantities of different units: p-values, test
+statistics, divergences, a Wasserstein distance in the feature's own units, and shares of
+events. One metric per unit keeps every series' value comparable with its neighbours (a
+sum or a threshold over ``driftline_feature_divergence`` means something; over a metric
+mixing p-values and PSI it did not). Within a family the ``statistic`` label is the
+window result's key, so a series maps back to the contract by name.
+
+Each model's text is rendered by prometheus_client's own exposition once, when its window
+closes (a few ms for 50 features, beside the statistics themselves), and kept; a scrape
+joins the texts. Rendering every sample at every scrape instead took seconds of Python
+with 1,000 models of 50 features, redid work for models that had not closed since, and
+stalled the event loop for hundreds of ms even with the render in a thread (the render
+and the collector walking its objects hold the GIL). A model whose
+baseline is withdrawn is one ``pop``. The scrape runs in a thread while the event loop
+replaces entries, hence the lock (held only to copy or swap an entry).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# statistic key of the window result -> the metric family it is exported in.
+PVALUE = "driftline_feature_pvalue"
+TEST_STATISTIC = "driftline_feature_test_statistic"
+DIVERGENCE = "driftline_feature_divergence"
+WASSERSTEIN = "driftline_feature_wasserstein_distance"
+RATIO = "driftline_feature_ratio"
+DRIFTED = "driftline_feature_drifted"
+
+FAMILY_OF: Mapping[str, str] = {
+    "ks_pvalue": PVALUE,
+    "chi2_pvalue": PVALUE,
+    "null_rate_pvalue": PVALUE,
+    "ks": TEST_STATISTIC,
+    "chi2": TEST_STATISTIC,
+    "psi": DIVERGENCE,
+    "js": DIVERGENCE,
+    "kl": DIVERGENCE,
+    "wasserstein": WASSERSTEIN,
+    "null_rate": RATIO,
+    "baseline_null_rate": RATIO,
+    "null_rate_change": RATIO,
+    "out_of_range_share": RATIO,
+    "unseen_share": RATIO,
+}
+# Exported unless DRIFTLINE_METRICS_FEATURE_STATISTICS says otherwise: five series per
+# feature (with driftline_feature_drifted) instead of twelve. The distribution test's
+# p-value, one divergence, the shift in feature units and the null rate are what a
+# dashboard of many models shows; every statistic stays in each window result.
+DEFAULT_STATISTICS = frozenset({"ks_pvalue", "chi2_pvalue", "psi", "wasserstein", "null_rate"})
+# In the window result, never exported: the chi-square test's degrees of freedom are fixed by
+# the baseline's categories (a parameter of the test, not a measurement of the window).
+NOT_EXPORTED = frozenset({"chi2_dof"})
+
+_HELP: Mapping[str, str] = {
+    PVALUE: "P-value (probability, 0 to 1) of a drift test on the feature in the model's "
+    "latest window; statistic is the test (ks_pvalue, chi2_pvalue, null_rate_pvalue).",
+    TEST_STATISTIC: "Test statistic (dimensionless) of the feature in the model's latest "
+    "window: ks is the Kolmogorov-Smirnov distance (0 to 1), chi2 the chi-square statistic.",
+    DIVERGENCE: "Divergence (dimensionless) of the feature's window histogram from its "
+    "baseline in the model's latest window: psi and kl in nats, js the Jensen-Shannon "
+    "distance (base 2, 0 to 1).",
+    WASSERSTEIN: "Wasserstein-1 distance between the feature's window and baseline "
+    "histograms in the model's latest window, in the feature's own units (numeric features).",
+    RATIO: "Shares of the feature's events (ratio, 0 to 1; null_rate_change is a signed "
+    "difference of two ratios) in the model's latest window: null_rate, baseline_null_rate, "
+    "null_rate_change, out_of_range_share, unseen_share.",
+    DRIFTED: "1 if the feature drifted in the model's latest window, else 0.",
+}
+_WITH_STATISTIC = (PVALUE, TEST_STATISTIC, DIVERGENCE, RATIO)
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One feature of a model's latest window: its exported statistics and verdict."""
+
+    feature: str
+    stats: tuple[tuple[str, float], ...]  # (window-result key, value), exported keys only
+    drifted: bool
+
+
+class FeatureStatistics:
+    """The latest window's statistics per model and feature, as text (module docstring)."""
+
+    def __init__(self) -> None:
+        # model -> family name -> that model's sample lines of the family
+        self._text: dict[str, dict[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def set_model(self, model: str, rows: Iterable[FeatureRow]) -> None:
+        text = _render_model(model, rows)
+        with self._lock:
+            self._text[model] = text
+
+    def drop_model(self, model: str) -> None:
+        with self._lock:
+            self._text.pop(model, None)
+
+    def render(self) -> list[bytes]:
+        """The text format of every family, in chunks to write in order: each family's
+        ``# HELP``/``# TYPE`` header, then its sample lines model by model. Chunks, not one
+        string: a scrape of 50 MB then needs no second copy and is written a chunk at a
+        time."""
+        with self._lock:
+            latest = sorted(self._text.items())
+        out: list[bytes] = []
+        for name in FAMILIES:
+            chunks = [text[name] for _, text in latest if name in text]
+            if chunks:
+                out.append(_HEADERS[name])
+                out.extend(chunks)
+        return out
+
+
+FAMILIES = (PVALUE, TEST_STATISTIC, DIVERGENCE, WASSERSTEIN, RATIO, DRIFTED)
+
+
+def _family(name: str) -> GaugeMetricFamily:
+    labels = ["model", "feature", "statistic"] if name in _WITH_STATISTIC else None
+    return GaugeMetricFamily(name, _HELP[name], labels=labels or ["model", "feature"])
+
+
+def _exposition(family: Metric) -> bytes:
+    """prometheus_client's text for one family: two header lines, then its samples."""
+    return generate_latest(_Families([family]))
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+_HEADERS = {name: _exposition(_family(name)) for name in FAMILIES}
+
+
+def _render_model(model: str, rows: Iterable[FeatureRow]) -> dict[str, bytes]:
+    """One model's sample lines per family (families without a sample left out)."""
+    families = {name: _family(name) for name in FAMILIES}
+    for row in rows:
+        for key, value in row.stats:
+            family = families[FAMILY_OF[key]]
+            if family.name == WASSERSTEIN:
+                family.add_metric([model, row.feature], value)
+            else:
+                family.add_metric([model, row.feature, key], value)
+        families[DRIFTED].add_metric([model, row.feature], 1.0 if row.drifted else 0.0)
+    return {
+        name: _exposition(family).split(b"\n", 2)[2]
+        for name, family in families.items()
+        if family.samples
+    }
