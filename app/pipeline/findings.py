@@ -121,7 +121,9 @@ Finding = DistributionFinding | NullRateFinding | UnseenFinding | OutOfRangeFind
 
 @dataclass(frozen=True)
 class FeatureFindings:
-    """A drifted feature's findings, in the order above, and its one-sentence summary."""
+    """A drifted feature's findings and its one-sentence summary. The tests' findings come
+    in the decision's order (distribution, unseen, null_rate; ``FeatureResult.reasons``),
+    then out_of_range."""
 
     name: str
     findings: tuple[Finding, ...]
@@ -134,14 +136,16 @@ class FeatureFindings:
 
 def feature_findings(feature: FeatureResult, histogram: FeatureHistogram | None) -> FeatureFindings:
     """The findings of one feature: one per test that fired, plus out of range."""
-    fired = {t.reason: t for t in feature.tests if t.fired}
     out: list[Finding] = []
-    if "distribution" in fired:
-        out.append(_distribution(feature, fired["distribution"], histogram))
-    if "null_rate" in fired:
-        out.append(_null_rate(feature, fired["null_rate"], histogram))
-    if "unseen" in fired:
-        out.append(_unseen(feature, fired["unseen"], histogram))
+    for t in feature.tests:
+        if not t.fired:
+            continue
+        if t.reason == "distribution":
+            out.append(_distribution(feature, t, histogram))
+        elif t.reason == "unseen":
+            out.append(_unseen(feature, t, histogram))
+        else:
+            out.append(_null_rate(feature, t, histogram))
     if feature.drifted and histogram is not None and histogram.kind == "numeric":
         oor = _out_of_range(histogram)
         if oor is not None:
