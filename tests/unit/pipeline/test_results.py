@@ -168,6 +168,21 @@ def test_a_feature_drifted_by_its_null_rate_alone_validates_in_a_drift_event() -
             "test": None,
             "p_value_adjusted": None,
             "effect": None,
+            "findings": [
+                {
+                    "kind": "null_rate",
+                    "baseline_null_rate": 100 / 10_100,
+                    "null_rate": 1.0,
+                    "change": 1.0 - 100 / 10_100,
+                    "threshold": 0.02,
+                    "p_value_adjusted": 0.0,
+                    "alpha": 0.05,
+                    "nulls": 0,
+                    "missing": 3000,
+                    "mismatched": 0,
+                }
+            ],
+            "summary": "income: no usable value in any event (null rate 1.0% -> 100%)",
         }
     ]
     validate("drift-event", orjson.loads(to_json(event)))
