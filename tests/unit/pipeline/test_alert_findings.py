@@ -177,8 +177,7 @@ def test_every_flagged_feature_has_its_reason_and_numbers() -> None:
     assert summaries == {
         "amount": "amount: distribution shifted, PSI 0.54 > 0.032; median 75.5 -> 123; "
         "5.1% of values outside the training range [0.5, 9,800] (5.1% above)",
-        "is_new_customer": "is_new_customer: no usable value in any event "
-        "(null rate 0% -> 100%)",
+        "is_new_customer": "is_new_customer: no usable value in any event (null rate 0% -> 100%)",
     }
     findings = {f.name: f.findings for f in STOPPED.findings()}
     shift, beyond = findings["amount"]
@@ -252,7 +251,8 @@ def test_each_feature_carries_its_histogram_next_to_the_baselines() -> None:
     assert by["device_os"] is None  # unknown to the baseline
     amount = by["amount"]
     assert amount["edges"] == list(FRAUD.features[0].numeric.edges)  # type: ignore[union-attr]
-    assert amount["baseline_counts"] == [0, 12498, 12502, 12500, 12499, 12501, 12500, 12500, 12500, 0]
+    assert amount["baseline_counts"] == [0, 12498, 12502, 12500, 12499, 12501, 12500, 12500,
+                                         12500, 0]  # fmt: skip
     assert sum(amount["counts"]) == 5000 and len(amount["counts"]) == 10
     country = by["country"]
     assert (country["categories"], country["baseline_counts"]) == (
