@@ -92,7 +92,7 @@ def _window(
     """n events drawn from the baseline; ``replay_edge``: the next window, cut by a replay's
     start (partial, no offsets, no unknown feature)."""
     rng = random.Random(seed)
-    news = [text for text, count in unseen for _ in range(count)]
+    news: list[str | None] = [text for text, count in unseen for _ in range(count)]
     news += [None] * (n - len(news))
     rng.shuffle(news)
     hist = WindowHistogram.empty(baseline)
@@ -109,10 +109,10 @@ def _window(
             features["is_new_customer"] = rng.random() < 0.3
         hist.add_event(features, _draw(rng, by["__prediction__"]))
     evaluation = evaluate_window(baseline, hist, DriftConfig().for_model(baseline.model_id))
+    offsets: tuple[SourceOffsets, ...]
+    span, emitted, offsets = SPAN, EMITTED, OFFSETS
     if replay_edge:
         span, emitted, offsets = WindowSpan(SPAN.end_ms, 300), "2026-11-27T09:14:22Z", ()
-    else:
-        span, emitted, offsets = SPAN, EMITTED, OFFSETS
     result = WindowResult.of(
         baseline,
         evaluation,
