@@ -7,7 +7,15 @@ Per baseline feature a window keeps ``cells`` (the baseline's layout, see
   Events that lack the key are not counted here; they are ``missing(i) = n_events -
   present(i)``, derived, because every value that does appear lands in exactly one of
   cells, nulls, unseen or mismatched.
-* ``unseen``: categorical values provably never seen in training.
+* ``unseen``: categorical values provably never seen in training. Which values they were
+  is kept too, per feature, as text -> count (``unseen_values``): the text is the value's
+  category key (``app.binning.plans.category_text``) cut to ``UNSEEN_TEXT_MAX``
+  characters (a longer one ends in "\u2026", so values sharing that prefix count as one),
+  and only the ``UNSEEN_VALUES_CAP`` lexicographically smallest texts are kept, as for
+  unknown features below: the kept texts and their counts are then exact and
+  independent of event order and merging. ``sum(unseen_values[i].values()) <
+  unseen[i]`` says that some values were not kept (more distinct values than the cap, or
+  counts from a format-1 partial, which had no texts).
 * ``mismatched``: values of the wrong JSON type, not binned.
 
 Where each value lands (a cell, null, unseen or mismatched) is the binning plan's rule,
@@ -41,6 +49,7 @@ from app.binning.plans import (
     UNSEEN,
     FeaturePlan,
     HistogramLayout,
+    category_text,
     layout_for,
     place,
 )
@@ -54,6 +63,8 @@ __all__ = [
     "KIND_STRING",
     "SERIAL_VERSION",
     "UNKNOWN_CAP",
+    "UNSEEN_TEXT_MAX",
+    "UNSEEN_VALUES_CAP",
     "HistogramLayout",
     "HistogramOps",
     "WindowHistogram",
@@ -63,8 +74,12 @@ __all__ = [
 ]
 
 UNKNOWN_CAP = 32
+UNSEEN_VALUES_CAP = 32  # distinct unseen texts kept per feature
+UNSEEN_TEXT_MAX = 64  # characters of an unseen value's text kept (then "\u2026")
 BATCH_ROWS = 512  # events binned together (measured: 128 is slower, 256-1024 alike)
-SERIAL_VERSION = 1
+# Format 2 adds "unseen_values"; format 1 (no texts) is still read.
+SERIAL_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 # JSON type bits recorded for unknown features.
 KIND_NUMBER = 1
@@ -127,6 +142,7 @@ class WindowHistogram:
         "_pending_predictions",
         "_slots",
         "_unseen",
+        "_unseen_values",
         "layout",
         "n_events",
         "unknown",
@@ -140,6 +156,8 @@ class WindowHistogram:
         self._nulls: list[int] = [0] * len(layout.names)
         self._unseen: list[int] = [0] * len(layout.names)
         self._mismatched: list[int] = [0] * len(layout.names)
+        # Per feature: unseen value text -> count (categorical features only ever fill it).
+        self._unseen_values: list[dict[str, int]] = [{} for _ in layout.names]
         # name -> [non-null values, nulls, JSON kind bits]
         self.unknown: dict[str, list[int]] = {}
         self.unknown_truncated = False
@@ -176,6 +194,13 @@ class WindowHistogram:
         if self._pending or self._pending_predictions:
             self._flush()
         return self._unseen
+
+    @property
+    def unseen_values(self) -> list[dict[str, int]]:
+        """Per feature, in baseline order: the kept unseen texts and their counts."""
+        if self._pending or self._pending_predictions:
+            self._flush()
+        return self._unseen_values
 
     @property
     def mismatched(self) -> list[int]:
@@ -318,8 +343,23 @@ class WindowHistogram:
             self._nulls[plan.index] += 1
         elif cell == UNSEEN:
             self._unseen[plan.index] += 1
+            self._add_unseen_text(plan.index, value)
         else:
             self._mismatched[plan.index] += 1
+
+    def _add_unseen_text(self, index: int, value: object) -> None:
+        text = unseen_text(value)
+        kept = self._unseen_values[index]
+        count = kept.get(text)
+        if count is not None:
+            kept[text] = count + 1
+            return
+        if len(kept) >= UNSEEN_VALUES_CAP:
+            largest = max(kept)
+            if text > largest:
+                return
+            del kept[largest]
+        kept[text] = 1
 
     def _add_unknown(self, name: str, value: object) -> None:
         entry = self.unknown.get(name)
@@ -367,6 +407,9 @@ class WindowHistogram:
         ):
             for i, c in enumerate(src):
                 dst[i] += c
+        for i, theirs_values in enumerate(other.unseen_values):
+            if theirs_values:
+                self._unseen_values[i] = _merge_texts(self.unseen_values[i], theirs_values)
         merged = {k: list(v) for k, v in self.unknown.items()}
         for name, (n, nulls, kinds) in other.unknown.items():
             entry = merged.setdefault(name, [0, 0, 0])
@@ -387,7 +430,8 @@ class WindowHistogram:
     # -- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Compact form for Kafka and changelogs: per feature ``[nulls, unseen, mismatched,
-        *cells]``, unknown features as ``[non-null, nulls, kind bits]``."""
+        *cells]``, unknown features as ``[non-null, nulls, kind bits]``, the kept unseen
+        texts of the features that have any as ``{text: count}`` (texts sorted)."""
         return {
             "v": SERIAL_VERSION,
             "baseline_id": self.layout.baseline_id,
@@ -395,6 +439,11 @@ class WindowHistogram:
             "features": {
                 name: [self.nulls[i], self.unseen[i], self.mismatched[i], *self.cells[i]]
                 for i, name in enumerate(self.layout.names)
+            },
+            "unseen_values": {
+                name: {t: self.unseen_values[i][t] for t in sorted(self.unseen_values[i])}
+                for i, name in enumerate(self.layout.names)
+                if self.unseen_values[i]
             },
             "unknown": {k: list(self.unknown[k]) for k in sorted(self.unknown)},
             "unknown_truncated": self.unknown_truncated,
@@ -404,8 +453,9 @@ class WindowHistogram:
     def from_dict(cls, baseline: Baseline, data: Mapping[str, Any]) -> WindowHistogram:
         """Inverse of ``to_dict``; raises ValueError when ``data`` does not fit the baseline."""
         layout = layout_for(baseline)
-        if data.get("v") != SERIAL_VERSION:
-            raise ValueError(f"histogram format version {data.get('v')!r}, expected 1")
+        version = data.get("v")
+        if version not in _READABLE_VERSIONS:
+            raise ValueError(f"histogram format version {version!r}, expected 1 or 2")
         if data.get("baseline_id") != layout.baseline_id:
             raise ValueError(
                 f"histogram of baseline {data.get('baseline_id')!r}, expected {layout.baseline_id}"
@@ -424,6 +474,7 @@ class WindowHistogram:
             out.cells[i][:] = counts[3:]
             if out.present(i) > out.n_events:
                 raise ValueError(f"feature {name!r}: more values than events")
+        _read_unseen_values(out, data.get("unseen_values", {}) if version == 2 else {})
         unknown = data.get("unknown", {})
         if not isinstance(unknown, Mapping) or len(unknown) > UNKNOWN_CAP:
             raise ValueError("histogram 'unknown' must map at most 32 names to counts")
@@ -443,6 +494,47 @@ class WindowHistogram:
 
     def __repr__(self) -> str:
         return f"WindowHistogram(baseline={self.layout.baseline_id}, n_events={self.n_events})"
+
+
+def unseen_text(value: object) -> str:
+    """The kept text of an unseen value: its category key, at most ``UNSEEN_TEXT_MAX``
+    characters (a longer one is cut and ends in "\u2026")."""
+    text = category_text(value)
+    if text is None:  # ``place`` answers UNSEEN only for scalars; be safe anyway
+        text = repr(value)
+    return text if len(text) <= UNSEEN_TEXT_MAX else text[:UNSEEN_TEXT_MAX] + "\u2026"
+
+
+def _merge_texts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    """Counts added, then the ``UNSEEN_VALUES_CAP`` smallest texts kept (exact: a text
+    dropped by either side had that many smaller texts there)."""
+    merged = dict(a)
+    for text, count in b.items():
+        merged[text] = merged.get(text, 0) + count
+    if len(merged) <= UNSEEN_VALUES_CAP:
+        return merged
+    return {t: merged[t] for t in sorted(merged)[:UNSEEN_VALUES_CAP]}
+
+
+def _read_unseen_values(out: WindowHistogram, data: object) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError("histogram 'unseen_values' must map feature names to texts")
+    index = {name: i for i, name in enumerate(out.layout.names)}
+    for name, texts in data.items():
+        i = index.get(name)
+        if i is None:
+            raise ValueError(f"unseen values of {name!r}, which is not a baseline feature")
+        if not isinstance(texts, Mapping) or len(texts) > UNSEEN_VALUES_CAP:
+            raise ValueError(
+                f"feature {name!r}: unseen values must map at most "
+                f"{UNSEEN_VALUES_CAP} texts to counts"
+            )
+        kept = {str(t): _count(c, name) for t, c in texts.items()}
+        if any(len(t) > UNSEEN_TEXT_MAX + 1 for t in kept):
+            raise ValueError(f"feature {name!r}: an unseen value's text is too long")
+        if sum(kept.values()) > out.unseen[i]:
+            raise ValueError(f"feature {name!r}: more unseen values than unseen count")
+        out.unseen_values[i].update(kept)
 
 
 def _count(value: object, where: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -91,7 +91,8 @@ def evaluate(
         sys.stdout.buffer.write(to_json(doc) + b"\n")
         sys.stdout.flush()
     else:
-        click.echo(format_table(doc, result.evaluation))
+        why = tuple(f.summary for f in result.result.findings())
+        click.echo(format_table(doc, result.evaluation, why))
     if fail_on_drift and doc["status"] == "drift":
         sys.exit(1)
 
@@ -104,8 +105,11 @@ def _num(value: object, digits: int = 3) -> str:
     return str(value)
 
 
-def format_table(doc: Mapping[str, Any], evaluation: WindowEvaluation) -> str:
-    """A readable summary: the window, then one row per feature with the tests that fired."""
+def format_table(
+    doc: Mapping[str, Any], evaluation: WindowEvaluation, why: Sequence[str] = ()
+) -> str:
+    """A readable summary: the window, one row per feature with the tests that fired, then
+    why each drifted feature drifted (the drift event's summaries)."""
     fired = {f.name: ",".join(f.reasons) for f in evaluation.features}
     ds = doc["dataset"]
     window = doc["window"]
@@ -153,6 +157,9 @@ def format_table(doc: Mapping[str, Any], evaluation: WindowEvaluation) -> str:
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
+    if why:
+        lines.append("")
+        lines.extend(f"why       {sentence}" for sentence in why)
     lines.append("")
     lines.append(
         "effect: value / bar (the threshold plus sampling noise at this n); flagged by: "

@@ -39,9 +39,19 @@ def describe_window(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _why(f: Mapping[str, Any]) -> str:
+    """A drifted feature's summary (version 2), else its effect against its bar."""
+    summary = f.get("summary")
+    if isinstance(summary, str):
+        return summary
+    return f"{f['name']} {_effect(f.get('effect'))}"
+
+
 def describe_alert(doc: Mapping[str, Any]) -> str:
-    """model, window, severity, each drifted feature with its effect against its bar."""
-    features = "; ".join(f"{f['name']} {_effect(f.get('effect'))}" for f in doc["drifted_features"])
+    """model, window, severity, each drifted feature's summary (version 1: its effect
+    against its bar)."""
+    separator = " | " if doc.get("schema_version", 1) >= 2 else "; "
+    features = separator.join(_why(f) for f in doc["drifted_features"])
     return "  ".join(
         [
             doc["model_id"],

@@ -1,5 +1,8 @@
 """A drift event as its document (schemas/drift-event.schema.json) and bytes.
 
+Each drifted feature carries its findings (``app.pipeline.findings``: what fired, with
+the numbers) and a one-sentence ``summary`` (version 2; see app.codecs.window_result).
+
 Its window, dataset, effects and offsets are written by the window result's codec, so
 an alert and the result it came from never disagree on a shared field.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.codecs import to_json
+from app.codecs.findings import finding_document
 from app.codecs.window_result import (
     SCHEMA_VERSION,
     dataset_document,
@@ -42,8 +46,10 @@ def drift_event_document(event: DriftEvent) -> dict[str, Any]:
                 "test": f.test,
                 "p_value_adjusted": f.p_value_adjusted,
                 "effect": effect_document(f.effect),
+                "findings": [finding_document(x) for x in why.findings],
+                "summary": why.summary,
             }
-            for f in event.drifted_features
+            for f, why in zip(event.drifted_features, event.findings, strict=True)
         ],
         "source_offsets": offsets_document(r.source_offsets),
         "emitted_at": r.emitted_at,

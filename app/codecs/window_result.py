@@ -1,16 +1,23 @@
-"""A window result as its document (schemas/window-result.schema.json) and bytes."""
+"""A window result as its document (schemas/window-result.schema.json) and bytes.
+
+Versions: 2 adds each baseline feature's ``histogram`` (null for unknown features); the
+drift event, whose shared fields this module writes, adds each drifted feature's
+``findings`` and ``summary`` in the same version. Version-1 documents (on a topic written
+by an older worker) lack only those fields, so readers use them when present.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from app.codecs import to_json
+from app.codecs.findings import histogram_document
 from app.contracts.timestamps import format_rfc3339_ms
 from app.pipeline.results import SourceOffsets, WindowResult
 from app.stats.decision import DatasetSummary, Effect, FeatureResult
 from app.windows.spec import WindowSpan
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
 def span_document(span: WindowSpan) -> dict[str, Any]:
@@ -47,7 +54,7 @@ def offsets_document(offsets: tuple[SourceOffsets, ...]) -> list[dict[str, Any]]
     ]
 
 
-def _feature(f: FeatureResult) -> dict[str, Any]:
+def _feature(f: FeatureResult, result: WindowResult) -> dict[str, Any]:
     return {
         "name": f.name,
         "role": f.role,
@@ -61,6 +68,7 @@ def _feature(f: FeatureResult) -> dict[str, Any]:
         "effect": effect_document(f.effect),
         "stats": f.stats.as_dict(),
         "drifted": f.drifted,
+        "histogram": histogram_document(result.histogram(f.name)),
     }
 
 
@@ -82,7 +90,7 @@ def window_result_document(result: WindowResult) -> dict[str, Any]:
         "status": evaluation.status,
         "severity": evaluation.severity,
         "dataset": dataset_document(evaluation.dataset),
-        "features": [_feature(f) for f in evaluation.features],
+        "features": [_feature(f, result) for f in evaluation.features],
         "contract": {
             "unavailable": list(c.unavailable),
             "unknown": list(c.unknown),

@@ -60,13 +60,16 @@ def describe_result(doc: dict[str, Any]) -> str:
 
 
 def describe_alert(doc: dict[str, Any]) -> str:
+    """The alert's head line, then why: one summary line per drifted feature."""
     names = ", ".join(f["name"] for f in doc["drifted_features"])
-    return click.style(
+    head = click.style(
         f"ALERT {doc['alert_id']} severity={doc['severity']} model={doc['model_id']} "
         f"window={_hhmm(doc['window']['start_ms'])} features: {names}",
         fg="red",
         bold=True,
     )
+    why = [f"  {f['summary']}" for f in doc["drifted_features"] if f.get("summary")]
+    return "\n".join([head, *why])
 
 
 async def _follow(settings: Settings, stop: asyncio.Event, expected_windows: int) -> int:

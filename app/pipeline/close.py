@@ -92,6 +92,7 @@ class WindowCloser:
             baseline,
             evaluation,
             self.spec.span(window.window_start_ms),
+            hist=hist,
             emitted_at=format_rfc3339_ms(emitted_ms),
             partial=(window.model_id, window.window_start_ms) in self.partial_windows,
             source_offsets=offsets,

@@ -147,5 +147,7 @@ def evaluate_file(
     )
     rules = (config or DriftConfig()).for_model(baseline.model_id)
     evaluation = evaluate_window(baseline, window.hist, rules)
-    result = WindowResult.of(baseline, evaluation, window.span, emitted_at=emitted_at)
+    result = WindowResult.of(
+        baseline, evaluation, window.span, hist=window.hist, emitted_at=emitted_at
+    )
     return FileResult(result, window.records, window.rejected)

@@ -3,6 +3,11 @@ stream, replay and analysis pass on. Their documents (schemas/window-result.sche
 schemas/drift-event.schema.json) are written only at the edges, by
 ``app.codecs.window_result`` and ``app.codecs.drift_event``.
 
+Each result carries every baseline feature's window histogram next to its baseline's
+(``app.pipeline.feature_histograms``), and a drift event the findings of each drifted
+feature (``app.pipeline.findings``), so a consumer can plot a window and read why it
+alerted without the baseline file.
+
 Determinism: every field but ``emitted_at`` (passed in) is a function of the baseline,
 the window's counts and the rules. Features are sorted by name and source offsets by
 (topic, partition), so equal inputs give byte-identical documents.
@@ -19,6 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.baseline.model import Baseline
+from app.binning.histogram import WindowHistogram
+from app.pipeline.feature_histograms import FeatureHistogram, window_histograms
+from app.pipeline.findings import FeatureFindings, feature_findings
 from app.stats.decision import FeatureResult, Severity, WindowEvaluation, WindowStatus
 from app.windows.spec import WindowSpan
 
@@ -58,6 +66,8 @@ class WindowResult:
     late_events: int = 0
     partial: bool = False  # may miss events (a replay's edge): never alerts downstream
     source_offsets: tuple[SourceOffsets, ...] = ()  # kept sorted by (topic, partition)
+    # One per baseline feature of ``features``, in the same order (unknown ones have none).
+    histograms: tuple[FeatureHistogram, ...] = ()
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.source_offsets, key=lambda o: (o.topic, o.partition)))
@@ -70,12 +80,14 @@ class WindowResult:
         evaluation: WindowEvaluation,
         span: WindowSpan,
         *,
+        hist: WindowHistogram,
         emitted_at: str,
         late_events: int = 0,
         partial: bool = False,
         source_offsets: Sequence[SourceOffsets] = (),
     ) -> WindowResult:
-        """The result of evaluating a window's counts against ``baseline``."""
+        """The result of evaluating a window's counts (``hist``) against ``baseline``."""
+        names = [f.name for f in evaluation.features]
         return cls(
             baseline.model_id,
             baseline.model_version,
@@ -86,6 +98,7 @@ class WindowResult:
             late_events,
             partial,
             tuple(source_offsets),
+            window_histograms(baseline, hist, names),
         )
 
     @property
@@ -107,6 +120,19 @@ class WindowResult:
     @property
     def features(self) -> tuple[FeatureResult, ...]:
         return self.evaluation.features
+
+    def histogram(self, name: str) -> FeatureHistogram | None:
+        """The window histogram of baseline feature ``name`` (None for an unknown one)."""
+        for h in self.histograms:
+            if h.name == name:
+                return h
+        return None
+
+    def findings(self) -> tuple[FeatureFindings, ...]:
+        """Why each drifted feature drifted (by name; empty unless the window drifted)."""
+        return tuple(
+            feature_findings(f, self.histogram(f.name)) for f in self.features if f.drifted
+        )
 
     def drift_event(self) -> DriftEvent | None:
         """The drift event of this window, or None unless its status is drift."""
@@ -131,3 +157,8 @@ class DriftEvent:
     @property
     def drifted_features(self) -> tuple[FeatureResult, ...]:
         return tuple(f for f in self.result.features if f.drifted)
+
+    @property
+    def findings(self) -> tuple[FeatureFindings, ...]:
+        """One per drifted feature, in the order of ``drifted_features``."""
+        return self.result.findings()

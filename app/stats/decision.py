@@ -12,7 +12,8 @@ The family of tests of a window (Benjamini-Hochberg across all of them):
 A feature's ``test``, ``p_value``, ``p_value_adjusted`` and ``effect`` describe its
 distribution test (None when it did not run); ``reasons`` names every test that fired,
 so a feature flagged only by its null rate is drifted with a distribution p-value that
-may be large.
+may be large. ``tests`` holds every test of the feature in the family with its numbers
+(p, adjusted p, alpha, effect and bar, fired or not): what an alert's findings quote.
 
 Every test has an effect size next to its p-value, and a test *fires* when its
 BH-adjusted p-value is below the feature's alpha AND its effect passes its threshold
@@ -70,6 +71,27 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class TestOutcome:
+    """One test of a feature in the window's family, with the numbers that decided it.
+
+    ``effect`` is what the rule compares with ``threshold``: the distribution effect
+    (PSI or JS, against the size-adjusted bar), ``|null_rate_change|`` against the
+    ``null_rate_change`` setting, or ``unseen_share`` against the ``unseen_share`` setting.
+    The test fired when ``p_value_adjusted < alpha`` and ``effect >= threshold``.
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    reason: Reason
+    p_value: float
+    p_value_adjusted: float
+    alpha: float
+    effect: float
+    threshold: float
+    fired: bool
+
+
+@dataclass(frozen=True)
 class FeatureResult:
     name: str
     role: Literal["feature", "prediction"]
@@ -84,6 +106,7 @@ class FeatureResult:
     stats: FeatureStats
     drifted: bool
     reasons: tuple[Reason, ...]  # the tests that fired
+    tests: tuple[TestOutcome, ...] = ()  # every test of the feature in the family
 
 
 @dataclass(frozen=True)
@@ -120,7 +143,12 @@ class _Test:
     feature: int
     reason: Reason
     p: float
-    effect_passes: bool
+    effect: float
+    threshold: float
+
+    @property
+    def effect_passes(self) -> bool:
+        return self.effect >= self.threshold
 
 
 def benjamini_hochberg(pvalues: list[float]) -> list[float]:
@@ -163,26 +191,38 @@ def evaluate_window(
         if not enough:
             continue
         if counts.n >= fr.feature_n_min:
-            passes = _effect_value(st, fr) >= bars[k]
-            family.append(_Test(k, "distribution", _test_p(st), passes))
+            family.append(_Test(k, "distribution", _test_p(st), _effect_value(st, fr), bars[k]))
             if st.unseen_share is not None and st.unseen_pvalue is not None:
                 family.append(
-                    _Test(k, "unseen", st.unseen_pvalue, st.unseen_share >= fr.unseen_share)
+                    _Test(k, "unseen", st.unseen_pvalue, st.unseen_share, fr.unseen_share)
                 )
         if st.null_rate_pvalue is not None and st.null_rate_change is not None:
-            passes = abs(st.null_rate_change) >= fr.null_rate_change
-            family.append(_Test(k, "null_rate", st.null_rate_pvalue, passes))
+            family.append(
+                _Test(
+                    k,
+                    "null_rate",
+                    st.null_rate_pvalue,
+                    abs(st.null_rate_change),
+                    fr.null_rate_change,
+                )
+            )
 
     adjusted = benjamini_hochberg([t.p for t in family])
     fired: dict[int, list[Reason]] = {}
     dist_adj: dict[int, float] = {}
+    outcomes: dict[int, list[TestOutcome]] = {}
     tested: set[int] = set()
     for t, p_adj in zip(family, adjusted, strict=True):
         tested.add(t.feature)
         if t.reason == "distribution":
             dist_adj[t.feature] = p_adj
-        if p_adj < evaluated[t.feature][1].alpha and t.effect_passes:
+        alpha = evaluated[t.feature][1].alpha
+        fires = p_adj < alpha and t.effect_passes
+        if fires:
             fired.setdefault(t.feature, []).append(t.reason)
+        outcomes.setdefault(t.feature, []).append(
+            TestOutcome(t.reason, t.p, p_adj, alpha, t.effect, t.threshold, fires)
+        )
 
     results: list[FeatureResult] = []
     unavailable: list[str] = []
@@ -211,6 +251,7 @@ def evaluate_window(
                 stats=st,
                 drifted=bool(reasons),
                 reasons=reasons,
+                tests=tuple(outcomes.get(k, ())),
             )
         )
     n_tested = len(tested)

@@ -169,7 +169,9 @@ def run() -> None:
         start = time.perf_counter()
         ev = evaluate_window(wide, hist, rules)
         mid = time.perf_counter()
-        encode_window_result(WindowResult.of(wide, ev, span, emitted_at="2026-11-27T08:00:00Z"))
+        encode_window_result(
+            WindowResult.of(wide, ev, span, hist=hist, emitted_at="2026-11-27T08:00:00Z")
+        )
         t_eval.append(mid - start)
         t_doc.append(time.perf_counter() - mid)
     print(

@@ -108,11 +108,11 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
     # From the middle of window 1: window 1 is flagged partial and raises no alert;
     # windows 2 and 3 are exactly the live ones; window 0 is not replayed.
     middle = window_start(1) + 30_000
-    part, part_alerts, _ = await replay_results(
+    part, part_alerts, mid_err = await replay_results(
         driftline, env, kafka_bootstrap, ["--from", str(middle)], ".mid"
     )
     by_start = {orjson.loads(b)["window"]["start_ms"]: orjson.loads(b) for b in part.values()}
-    assert sorted(by_start) == [window_start(i) for i in (1, 2, 3)]
+    assert sorted(by_start) == [window_start(i) for i in (1, 2, 3)], mid_err
     assert by_start[window_start(1)]["partial"] is True
     assert by_start[window_start(1)]["n_events"] == PER_WINDOW // 2
     for i in (2, 3):

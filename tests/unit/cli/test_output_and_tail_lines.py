@@ -35,6 +35,9 @@ def test_table_without_rows_is_its_header() -> None:
 
 def test_window_line_names_model_start_events_status_and_drifted_features() -> None:
     assert describe_window(_example("window-result.drift.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z  n=5000  drift  drifted: amount, is_new_customer"
+    )
+    assert describe_window(_example("window-result.version-1.json")) == (
         "fraud-scorer  2026-11-27T07:00:00Z  n=5000  drift  drifted: amount"
     )
     assert describe_window(_example("window-result.insufficient.json")) == (
@@ -42,13 +45,31 @@ def test_window_line_names_model_start_events_status_and_drifted_features() -> N
     )
 
 
-def test_alert_line_gives_each_feature_its_effect_or_null_rate() -> None:
-    assert describe_alert(_example("drift-event.json")) == (
+def test_alert_line_gives_each_feature_its_summary() -> None:
+    assert describe_alert(_example("drift-event.stopped-feature.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=low  "
+        "amount: distribution shifted, PSI 0.54 > 0.032; median 75.5 -> 123; 5.1% of values "
+        "outside the training range [0.5, 9,800] (5.1% above) | "
+        "is_new_customer: no usable value in any event (null rate 0% -> 100%)"
+    )
+    assert describe_alert(_example("drift-event.unseen-categories.json")) == (
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=low  "
+        "country: 2.5% of values are categories never seen in training (BR 2.1%, XX 0.4%)"
+    )
+
+
+def test_alert_line_of_version_1_gives_each_feature_its_effect_or_null_rate() -> None:
+    assert describe_alert(_example("drift-event.version-1.json")) == (
         "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=medium  "
         "amount psi 0.2874 > 0.1"
     )
-    assert describe_alert(_example("drift-event.stopped-feature.json")) == (
-        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=high  "
+    doc = _example("drift-event.version-1.json")
+    doc["drifted_features"].append(
+        {"name": "is_new_customer", "role": "feature", "type": "boolean", "test": None,
+         "p_value_adjusted": None, "effect": None}
+    )  # fmt: skip
+    assert describe_alert(doc) == (
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=medium  "
         "amount psi 0.2874 > 0.1; is_new_customer null rate"
     )
 

@@ -1,10 +1,20 @@
 """Golden bytes of every message the pipeline writes: window results, drift events, the
 partials topic's messages, a stage-1 snapshot and stage 2's pending state.
 
-The files under ``golden/`` were written by the code before results, partials and
+The files under ``golden/`` were first written by the code before results, partials and
 histograms stayed typed inside a process (commit "Golden bytes ..."), so these tests prove
 the typed refactor writes the same bytes and still reads what the old code wrote.
 Rewrite them only for a deliberate format change: ``DRIFTLINE_WRITE_GOLDEN=1 pytest ...``.
+
+Deliberate changes so far, each keeping the previous files as "still read" cases:
+
+* per-model progress (issue 9): ``partials_v2``, ``stage1_snapshot_v2``,
+  ``stage2_pending_v2`` (the unsuffixed files are format 1);
+* histograms that keep unseen category texts (histogram format 2, issue 11):
+  ``partials_v3``, ``stage1_snapshot_v3``, ``stage2_pending_v3``; and window results and
+  drift events of schema version 2 (histograms, findings): ``window_results.jsonl``,
+  ``drift_events.jsonl``, ``analyze.jsonl``, rewritten; the version-1 bytes are kept as
+  ``*_v1.jsonl`` for the readers (``driftline tail``, the schemas).
 Inside a process nothing is written out: partials carry the binner's histogram objects to
 the merger and the closer, and a window result becomes bytes only at the edge.
 """
@@ -28,6 +38,7 @@ from app.codecs.partials import decode_output as _decode_output
 from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
 from app.codecs.stage2_state import pending_to_bytes, restore_pending, restore_watermarks
 from app.codecs.window_result import encode_window_result
+from app.contracts.schemas import validate
 from app.pipeline.analyze import AnalyzeOptions, analyze
 from app.pipeline.close import WindowCloser
 from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
@@ -178,7 +189,7 @@ def _documents(windows: list[CompleteWindow]) -> tuple[bytes, bytes]:
 def test_partials_messages_are_the_golden_bytes() -> None:
     logs = _events()
     lines = [encode_output(o) for p in range(SOURCES) for o in _bin(p, logs[p])]
-    _check("partials_v2.jsonl", _lines(lines))
+    _check("partials_v3.jsonl", _lines(lines))
 
 
 def test_window_results_and_drift_events_are_the_golden_bytes() -> None:
@@ -196,12 +207,12 @@ def test_window_results_and_drift_events_are_the_golden_bytes() -> None:
     assert alerts.count(b"\n") == 2
     _check("window_results.jsonl", results)
     _check("drift_events.jsonl", alerts)
-    _check("stage2_pending_v2.json", state)
+    _check("stage2_pending_v3.json", state)
 
 
 def test_golden_partials_messages_merge_into_the_golden_results() -> None:
     """Stage 2 of a live worker: the partials as read from the topic."""
-    raw = (GOLDEN / "partials_v2.jsonl").read_bytes().splitlines()
+    raw = (GOLDEN / "partials_v3.jsonl").read_bytes().splitlines()
     outputs = [decode_output(line) for line in raw]
     assert [encode_output(o) for o in outputs] == raw
     by_source: list[list[Output]] = [[] for _ in range(SOURCES)]
@@ -212,7 +223,7 @@ def test_golden_partials_messages_merge_into_the_golden_results() -> None:
     results, alerts = _documents(windows)
     assert results == (GOLDEN / "window_results.jsonl").read_bytes()
     assert alerts == (GOLDEN / "drift_events.jsonl").read_bytes()
-    assert state == (GOLDEN / "stage2_pending_v2.json").read_bytes()
+    assert state == (GOLDEN / "stage2_pending_v3.json").read_bytes()
 
 
 def test_partials_messages_of_the_previous_format_still_merge() -> None:
@@ -260,10 +271,10 @@ def test_a_golden_stage1_snapshot_restores_and_continues_identically() -> None:
     for offset, (ts, features, prediction) in enumerate(events[:700]):
         b.on_event(offset, "fraud-scorer", ts, dict(features), prediction, NOW_MS)
     assert b.open_windows == 1 and b.closed_upto("fraud-scorer") == T0 + 60_000
-    _check("stage1_snapshot_v2.json", snapshot(b))
+    _check("stage1_snapshot_v3.json", snapshot(b))
     restored = _binner(0)
-    restore(restored, (GOLDEN / "stage1_snapshot_v2.json").read_bytes())
-    assert snapshot(restored) == (GOLDEN / "stage1_snapshot_v2.json").read_bytes()
+    restore(restored, (GOLDEN / "stage1_snapshot_v3.json").read_bytes())
+    assert snapshot(restored) == (GOLDEN / "stage1_snapshot_v3.json").read_bytes()
     rest: list[Output] = []
     for offset, (ts, features, prediction) in enumerate(events):
         if not restored.already_applied(offset):
@@ -329,7 +340,7 @@ def test_in_process_paths_hand_histograms_on_as_objects(
 def test_counts_read_from_kafka_are_checked_against_the_windows_baseline() -> None:
     """A partial read back carries its counts as received; closing the window decodes
     them against the baseline it names, and refuses counts that do not fit it."""
-    line = next(x for x in (GOLDEN / "partials_v2.jsonl").read_bytes().splitlines() if b"hist" in x)
+    line = next(x for x in (GOLDEN / "partials_v3.jsonl").read_bytes().splitlines() if b"hist" in x)
     first = decode_output(line)
     assert isinstance(first, Partial) and isinstance(first.hist, ReceivedCounts)
     result = WindowCloser(_registry(), SPEC, "predictions").close(
@@ -362,7 +373,10 @@ def _merge_only(runs: list[list[Output]]) -> tuple[list[CompleteWindow], None]:
 def test_a_stage1_snapshot_of_the_previous_format_restores_and_continues() -> None:
     """stage1_snapshot.json was written before per-model clocks (one watermark for the
     partition): it restores with that watermark as every model's floor, and continuing
-    from it gives the outputs of an uninterrupted run (progress now per model)."""
+    from it gives the outputs of an uninterrupted run (progress now per model), but for
+    the unseen category texts the snapshot's histogram format 1 did not keep: the open
+    window's count of "NL" holds only the values binned after the restore, while its
+    unseen count is exact (a result then says its unseen values are not complete)."""
     events = _events()[0]
     restored = _binner(0)
     restore(restored, (GOLDEN / "stage1_snapshot.json").read_bytes())
@@ -381,7 +395,20 @@ def test_a_stage1_snapshot_of_the_previous_format_restores_and_continues() -> No
     rest += restored.on_end()
     uninterrupted = _bin(0, events)
     tail = uninterrupted[len(uninterrupted) - len(rest) :]
-    assert [encode_output(o) for o in rest] == [encode_output(o) for o in tail]
+    before = sum(1 for _, f, _ in events[:700] if f["country"] == "NL")
+    assert before == 20
+    texts = [_without_texts(o) for o in tail]
+    assert [_without_texts(o)[1] for o in rest] == [t[1] for t in texts]
+    assert [_without_texts(o)[0] for o in rest] == [
+        {"country": {"NL": t["country"]["NL"] - before}} if t else t for t, _ in texts
+    ]
+
+
+def _without_texts(out: Output) -> tuple[dict[str, dict[str, int]], bytes]:
+    """An output's unseen texts, and its bytes without them."""
+    doc = orjson.loads(encode_output(out))
+    texts = doc.get("hist", {}).pop("unseen_values", {})
+    return texts, orjson.dumps(doc)
 
 
 def test_a_clock_beyond_the_future_bound_is_repaired_on_restore(
@@ -409,3 +436,51 @@ def test_a_clock_beyond_the_future_bound_is_repaired_on_restore(
     ]
     out = restored.on_event(700, "fraud-scorer", NOW_MS + 1_000, {"age": 1.0}, 0.5, NOW_MS)
     assert not isinstance(out, LateEvent)
+
+
+def test_partials_of_histogram_format_1_merge_into_the_results_without_unseen_texts() -> None:
+    """partials_v2.jsonl (histogram format 1: no unseen texts) from a worker of the previous
+    version: the same windows close with the same counts and decisions; only the names of
+    the unseen values are unknown, and the result and the alert say so."""
+    raw = (GOLDEN / "partials_v2.jsonl").read_bytes().splitlines()
+    by_source: list[list[Output]] = [[] for _ in range(SOURCES)]
+    for line in raw:
+        out = decode_output(line)
+        by_source[out.source_partition].append(out)
+    windows, _ = _merge(by_source)
+    results, alerts = _documents(windows)
+    expected = [
+        orjson.loads(x) for x in (GOLDEN / "window_results.jsonl").read_bytes().splitlines()
+    ]
+    got = [orjson.loads(x) for x in results.splitlines()]
+    country = expected[1]["features"][2]["histogram"]
+    assert (country["unseen"], country["unseen_values"]) == (245, [{"value": "NL", "count": 245}])
+    country.update(unseen_values=[], unseen_values_complete=False)
+    assert got == expected
+    [_, second] = [orjson.loads(x) for x in alerts.splitlines()]
+    [unseen] = [f for f in second["drifted_features"] if f["name"] == "country"]
+    assert unseen["summary"] == "country: 19% of values are categories never seen in training"
+    assert (unseen["findings"][0]["values"], unseen["findings"][0]["values_complete"]) == (
+        [],
+        False,
+    )
+
+
+def test_stage2_state_of_histogram_format_1_restores() -> None:
+    merger = WindowMerger(SOURCES, SPEC)
+    for source in range(SOURCES):
+        merger.expect(source, "fraud-scorer")
+    restore_pending(merger, (GOLDEN / "stage2_pending_v2.json").read_bytes())
+    merger.on_watermark(1, "fraud-scorer", T0 + 60_000)
+    [window] = merger.on_watermark(0, "fraud-scorer", T0 + 60_000)
+    assert (window.window_start_ms, window.n_events) == (T0, 600)
+
+
+@pytest.mark.parametrize("suffix", ["", "_v1"])
+def test_golden_results_and_alerts_validate_against_the_schemas(suffix: str) -> None:
+    """Version-2 documents, and the version-1 ones an older worker left on a topic."""
+    for name, schema in (("window_results", "window-result"), ("drift_events", "drift-event")):
+        for line in (GOLDEN / f"{name}{suffix}.jsonl").read_bytes().splitlines():
+            doc = orjson.loads(line)
+            assert doc["schema_version"] == (1 if suffix else 2)
+            validate(schema, doc)

@@ -163,6 +163,8 @@ def test_invalid_example_is_rejected(path: Path) -> None:
         ("baseline.negative-count.json", "$.features.age.counts[1]"),
         ("baseline.unknown-feature-type.json", "$.features.country.type"),
         ("dead-letter.unknown-reason.json", "$.reason"),
+        ("window-result.v2-without-histogram.json", "$.features[1]"),
+        ("drift-event.v2-without-findings.json", "$.drifted_features[1]"),
     ],
 )
 def test_validation_error_names_the_failing_field(file: str, path: str) -> None:

@@ -154,6 +154,14 @@ def test_cli_json_and_table_on_drifted_events(
         "drift",
         "distribution",
     ]
+    # Why, one line per drifted feature: the drift event's summaries.
+    why = [line.removeprefix("why       ") for line in lines if line.startswith("why ")]
+    event = orjson.loads(run.stdout)
+    drifted = [f["name"] for f in event["features"] if f["drifted"]]
+    assert [w.split(":")[0] for w in why] == drifted and "age" in drifted
+    assert next(w for w in why if w.startswith("age: ")).startswith(
+        "age: distribution shifted, PSI "
+    )
 
 
 @pytest.mark.parametrize(

@@ -104,10 +104,11 @@ def test_valid_events_are_folded_into_their_model_and_window_with_exact_bin_coun
     assert expected_cells == [0, 2, 1, 1]
     assert isinstance(partial, Partial)
     assert partial.hist.to_dict() == {
-        "v": 1,
+        "v": 2,
         "baseline_id": "bl-00000000000000aa",
         "n_events": 4,
         "features": {"x": [0, 0, 0, *expected_cells]},  # nulls, unseen, mismatched, cells
+        "unseen_values": {},
         "unknown": {},
         "unknown_truncated": False,
     }

@@ -72,8 +72,9 @@ def _hist(baseline: Baseline, events: list[tuple[dict[str, object], object]]) ->
 
 def _typed(events: list[tuple[dict[str, object], object]], **kw: object) -> WindowResult:
     bl = _baseline()
-    ev = evaluate_window(bl, _hist(bl, events), DriftConfig().for_model(bl.model_id))
-    return WindowResult.of(bl, ev, SPAN, emitted_at=EMITTED, **kw)  # type: ignore[arg-type]
+    hist = _hist(bl, events)
+    ev = evaluate_window(bl, hist, DriftConfig().for_model(bl.model_id))
+    return WindowResult.of(bl, ev, SPAN, hist=hist, emitted_at=EMITTED, **kw)  # type: ignore[arg-type]
 
 
 def _result(events: list[tuple[dict[str, object], object]], **kw: object) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def drift_event(doc_of: WindowResult) -> dict[str, Any] | None:
 
 def _document(bl: Baseline, hist: WindowHistogram, rules: Any) -> dict[str, Any]:
     return window_result_document(
-        WindowResult.of(bl, evaluate_window(bl, hist, rules), SPAN, emitted_at=EMITTED)
+        WindowResult.of(bl, evaluate_window(bl, hist, rules), SPAN, hist=hist, emitted_at=EMITTED)
     )
 
 
@@ -167,6 +168,21 @@ def test_a_feature_drifted_by_its_null_rate_alone_validates_in_a_drift_event() -
             "test": None,
             "p_value_adjusted": None,
             "effect": None,
+            "findings": [
+                {
+                    "kind": "null_rate",
+                    "baseline_null_rate": 100 / 10_100,
+                    "null_rate": 1.0,
+                    "change": 1.0 - 100 / 10_100,
+                    "threshold": 0.02,
+                    "p_value_adjusted": 0.0,
+                    "alpha": 0.05,
+                    "nulls": 0,
+                    "missing": 3000,
+                    "mismatched": 0,
+                }
+            ],
+            "summary": "income: no usable value in any event (null rate 1.0% -> 100%)",
         }
     ]
     validate("drift-event", orjson.loads(to_json(event)))
@@ -250,7 +266,7 @@ def test_any_counts_give_a_valid_document_without_nan_or_infinity(
     baseline, hist = case
     rules = parse_config(raw_config).for_model(baseline.model_id)
     result = WindowResult.of(
-        baseline, evaluate_window(baseline, hist, rules), SPAN, emitted_at=EMITTED
+        baseline, evaluate_window(baseline, hist, rules), SPAN, hist=hist, emitted_at=EMITTED
     )
     doc = window_result_document(result)
     text = to_json(doc)

@@ -43,7 +43,7 @@ def _result(baseline: Baseline) -> WindowResult:
         hist.add_event({"age": rng.uniform(3, 13), "country": rng.choice(["DE", "FR"])}, None)
     evaluation = evaluate_window(baseline, hist, DriftConfig().for_model(baseline.model_id))
     return WindowResult.of(
-        baseline, evaluation, WindowSpan(0, 60), emitted_at="1970-01-01T00:01:00Z"
+        baseline, evaluation, WindowSpan(0, 60), hist=hist, emitted_at="1970-01-01T00:01:00Z"
     )
 
 
