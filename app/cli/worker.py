@@ -25,7 +25,8 @@ from app.errors import DriftlineError
 @setting("log_level")
 @setting("log_format")
 def worker(**overrides: object) -> None:
-    """Start a Driftline worker: joins the group, serves /health on 127.0.0.1; SIGTERM stops it."""
+    """Start a Driftline worker: joins the group, serves /health on DRIFTLINE_WEB_HOST (127.0.0.1
+    by default); SIGTERM stops it."""
     from faust import Worker
 
     from app.stream.admin import create_topics

@@ -32,22 +32,50 @@ class TopicOutcome:
     cleanup_policy: str
 
 
-def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Driftline's own topics.
+DAY_MS = 24 * 60 * 60 * 1000
+# Time-based retention of the topics that are deleted, not compacted (docs/operations.md,
+# "Retention"). Stated on each topic so the broker's default (log.retention.hours, 7 days
+# unless changed) does not decide it. Input, partials and dead letters: a week, the horizon
+# for replays, for a stopped stage 2 to catch up on partials, and for reading dead letters.
+# Results and alerts are small and are the record consumers act on: 30 days.
+INPUT_RETENTION_MS = 7 * DAY_MS
+PARTIALS_RETENTION_MS = 7 * DAY_MS
+DEADLETTER_RETENTION_MS = 7 * DAY_MS
+RESULTS_RETENTION_MS = 30 * DAY_MS
 
-    The baselines topic is compacted, with one key per baseline version, so compaction
-    keeps every version (app.baseline.topic_key).
+
+def _deleted_after(retention_ms: int) -> dict[str, str]:
+    return {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Driftline's own topics, with their cleanup and retention settings.
+
+    The baselines topic and stage 1's snapshots are compacted (the latest record per key
+    is kept for good, whatever its age); every other topic is deleted after its retention.
+    Every baselines record has its own key, one per baseline version
+    (app.baseline.topic_key), so compaction keeps every version.
     """
     n = settings.partitions
     return [
-        TopicSpec(settings.topic_predictions, n, {}),
+        TopicSpec(settings.topic_predictions, n, _deleted_after(INPUT_RETENTION_MS)),
         TopicSpec(settings.topic_baselines, n, {"cleanup.policy": "compact"}),
-        TopicSpec(settings.topic_windows, n, {}),
-        TopicSpec(settings.topic_alerts, n, {}),
+        TopicSpec(settings.topic_windows, n, _deleted_after(RESULTS_RETENTION_MS)),
+        TopicSpec(settings.topic_alerts, n, _deleted_after(RESULTS_RETENTION_MS)),
         # A dead letter carries the original bytes in base64 (4/3 of their size): room for
         # inputs well past the broker's default 1 MB, should the input topic allow them.
-        TopicSpec(settings.topic_deadletter, n, {"max.message.bytes": str(MAX_DEAD_LETTER_BYTES)}),
-        TopicSpec(settings.topic_partials, n, {}),
+        TopicSpec(
+            settings.topic_deadletter,
+            n,
+            {
+                **_deleted_after(DEADLETTER_RETENTION_MS),
+                "max.message.bytes": str(MAX_DEAD_LETTER_BYTES),
+            },
+        ),
+        # Partials are applied by stage 2 within seconds; kept as long as the input so a
+        # stage 2 stopped for days still finds what stage 1 sent (stage 1 has committed past
+        # those input offsets and will not send them again).
+        TopicSpec(settings.topic_partials, n, _deleted_after(PARTIALS_RETENTION_MS)),
         # Stage 1 snapshots, co-partitioned with the input (one per app id): compacted, and
         # large enough for one snapshot of many models' open windows.
         TopicSpec(

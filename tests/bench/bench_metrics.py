@@ -68,7 +68,7 @@ def _loaded_metrics(exported: Iterable[str] = DEFAULT_STATISTICS) -> DriftlineMe
     for row in rng.uniform(2, 12, size=(2000, FEATURES)):
         hist.add_event({f"f{i:02d}": float(v) for i, v in enumerate(row)}, None)
     evaluation = evaluate_window(template, hist, DriftConfig().for_model(template.model_id))
-    result = WindowResult.of(template, evaluation, WindowSpan(0, 60), emitted_at="x")
+    result = WindowResult.of(template, evaluation, WindowSpan(0, 60), hist=hist, emitted_at="x")
     metrics = DriftlineMetrics(statistics=exported)
     for m in range(MODELS):
         model = f"model-{m:04d}"
