@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from app.permissions import Grant
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRAM = "SCRAM-SHA-512"
 # SCRAM users made at format time: name -> password.
@@ -397,3 +399,37 @@ class SecureBroker:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# ACLs (aiokafka 0.14's admin client has no create_acls; its protocol layer has the request)
+
+_RESOURCE_TYPE = {"topic": 2, "group": 3}
+_OPERATION = {"READ": 3, "WRITE": 4, "CREATE": 5, "DESCRIBE": 8, "DESCRIBE_CONFIGS": 10}
+_PATTERN_LITERAL = 3
+_ALLOW = 3
+
+
+async def grant(bootstrap: str, grants: list[Grant], principals: dict[str, str]) -> None:
+    """Create one ALLOW ACL per grant (as a super user, over ``bootstrap``)."""
+    from aiokafka.protocol.admin import CreateAclsRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        for g in grants:
+            request = CreateAclsRequest(
+                _RESOURCE_TYPE[g.resource_type],
+                g.name,
+                _PATTERN_LITERAL,
+                principals[g.role],
+                "*",
+                _OPERATION[g.operation],
+                _ALLOW,
+            )
+            response = await admin._send_request(request)
+            errors = [(c, m) for c, m in response.creation_responses if c != 0]
+            if errors:
+                raise RuntimeError(f"creating ACL {g} failed: {errors}")
+    finally:
+        await admin.close()

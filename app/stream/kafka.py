@@ -68,11 +68,10 @@ class KafkaNotAuthorized(DriftlineError):
     """The broker's ACLs deny this client an operation it needs."""
 
     def __init__(self, settings: Settings, cause: BaseException, what: str = "") -> None:
+        # The error's class says what kind of resource was denied (topic, group, cluster).
         denied = what or type(cause).__name__.removesuffix("Error")
-        super().__init__(
-            f"Kafka denied {security.identity(settings)}: {denied}; grant the ACLs in "
-            'README "Permissions" to this identity'
-        )
+        advice = "" if what else '; grant the ACLs in README "Permissions" to this identity'
+        super().__init__(f"Kafka denied {security.identity(settings)}: {denied}{advice}")
 
 
 def bootstrap_servers(settings: Settings) -> list[str]:
