@@ -193,6 +193,7 @@ async def start(
     the client is closed and ``KafkaUnreachable`` raised (for callers that keep a client
     open longer than one block; otherwise use ``started``)."""
     deadline = time.monotonic() + retry_s
+    diagnosed = False
     while True:
         try:
             await client.start()
@@ -201,9 +202,20 @@ async def start(
             await _close(client)
             raise KafkaNotAuthorized(settings, err) from None
         except (KafkaConnectionError, KafkaError, OSError) as err:
+            # A broker that refuses this client (credentials, certificates, protocol) will
+            # refuse it again: that fails at once; only an absent broker is waited for.
+            reason: DriftlineError | None = None
+            if not diagnosed:
+                reason = await _why_not(settings, err)
+            diagnosed = True
+            if isinstance(reason, security.KafkaSecurityError):
+                await _close(client)
+                raise reason from None
             if time.monotonic() >= deadline:
                 await _close(client)
-                raise await _why_not(settings, err) from None
+                if reason is None:  # diagnosed at the first failure: the broker may have changed
+                    reason = await _why_not(settings, err)
+                raise reason from None
             await asyncio.sleep(0.5)
 
 

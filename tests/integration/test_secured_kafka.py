@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from app.config import load_settings
@@ -28,6 +29,7 @@ from tests.integration.stream_scenario import (
     PREDICTION,
     STREAM_ENV,
     WINDOWS,
+    closing_events,
     scenario_events,
     window_start,
 )
@@ -107,6 +109,7 @@ async def run_worker_and_check(
     env: dict[str, str],
     worker_env: dict[str, str],
     tmp_path: Path,
+    while_running: Callable[[], Awaitable[None]] | None = None,
 ) -> str:
     """Events in, a worker over the secured listener, then exact counts and one alert where
     the drift was planted. Returns /metrics as the worker served it."""
@@ -136,6 +139,8 @@ async def run_worker_and_check(
         )
     )
     _, body = http_get(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/metrics")
+    if while_running is not None:
+        await while_running()
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0, (tmp_path / "worker" / "stderr.log").read_text()[-3000:]
 
@@ -155,14 +160,58 @@ async def run_worker_and_check(
     return body
 
 
-async def test_a_worker_over_sasl_ssl_with_only_its_acls_counts_exactly_and_alerts(
+async def test_a_sasl_ssl_worker_with_only_its_acls_alerts_and_its_identity_cannot_publish(
     broker: SecureBroker, baseline_file: Path, tmp_path: Path
 ) -> None:
     cli = DriftlineCLI(broker.secure_bootstrap, tmp_path)
     env = deployment_env("sasl", tmp_path)
+    worker_env = {**env, **broker.sasl_env("worker")}
+
+    async def publish_as_the_worker() -> None:
+        # Whatever the content (here the genuine file), the worker's identity may not write.
+        refused = cli.run(["baseline", "publish", str(baseline_file)], worker_env)
+        assert refused.returncode == 2
+        assert refused.stdout == ""
+        assert refused.stderr == (
+            "driftline: error: Kafka denied user 'worker' (SCRAM-SHA-512): writing to the "
+            f"baselines topic {env['DRIFTLINE_TOPIC_BASELINES']}, which only the publishing "
+            'identity may write (README "Permissions"); nothing was published\n'
+        )
+        # Nothing reached the topic, and the running worker still uses the published
+        # baseline for a later window (two windows on: past whatever event time the idle
+        # worker has advanced meanwhile, so none of these events is late).
+        on_topic = await read_topic(broker.plain_bootstrap, env["DRIFTLINE_TOPIC_BASELINES"])
+        assert len(on_topic) == 1
+        later = [
+            orjson.dumps({**orjson.loads(v), "timestamp": window_start(WINDOWS + 2) + i})
+            for i, v in enumerate(scenario_events(windows=1, per_window=200))
+        ]
+        # One event per partition past the window's end and lateness closes it by event
+        # time (not after a minute of idle advance).
+        later += closing_events(later, WINDOWS + 3)
+        await produce(
+            broker.plain_bootstrap,
+            env["DRIFTLINE_TOPIC_PREDICTIONS"],
+            later,
+            partitions=[i % 4 for i in range(len(later))],
+        )
+        results = docs(
+            await read_topic(
+                broker.plain_bootstrap,
+                env["DRIFTLINE_TOPIC_WINDOWS"],
+                until=lambda recs: len(recs) >= WINDOWS + 1,
+                timeout_s=90,
+            )
+        )
+        last = max(results, key=lambda r: r["window"]["start_ms"])
+        assert last["window"]["start_ms"] == window_start(WINDOWS + 2)
+        assert (last["baseline_id"], last["n_events"]) == (docs(on_topic)[0]["baseline_id"], 200)
+
     try:
         await set_up(broker, cli, env, baseline_file)
-        await run_worker_and_check(broker, cli, env, broker.sasl_env("worker"), tmp_path)
+        await run_worker_and_check(
+            broker, cli, env, broker.sasl_env("worker"), tmp_path, publish_as_the_worker
+        )
     finally:
         cli.kill_leftovers()
 
@@ -179,55 +228,8 @@ async def test_a_worker_over_mtls_with_only_its_acls_counts_exactly_and_alerts(
         cli.kill_leftovers()
 
 
-async def test_the_worker_identity_cannot_publish_a_baseline_and_a_running_worker_keeps_its_own(
-    broker: SecureBroker, baseline_file: Path, tmp_path: Path
-) -> None:
-    cli = DriftlineCLI(broker.secure_bootstrap, tmp_path)
-    env = deployment_env("acl", tmp_path)
-    try:
-        await set_up(broker, cli, env, baseline_file)
-        worker = cli.start(["worker"], tmp_path / "worker", {**env, **broker.sasl_env("worker")})
-        wait_http(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/ready", timeout_s=90)
-
-        # Whatever the content (here the genuine file), the worker's identity may not write.
-        worker_env = {**env, **broker.sasl_env("worker")}
-        refused = cli.run(["baseline", "publish", str(baseline_file)], worker_env)
-        assert refused.returncode == 2
-        assert refused.stdout == ""
-        assert refused.stderr == (
-            "driftline: error: Kafka denied user 'worker' (SCRAM-SHA-512): writing to the "
-            f"baselines topic {env['DRIFTLINE_TOPIC_BASELINES']}, which only the publishing "
-            'identity may write (README "Permissions"); nothing was published\n'
-        )
-
-        # Nothing reached the topic, and the running worker still uses the published one.
-        on_topic = await read_topic(broker.plain_bootstrap, env["DRIFTLINE_TOPIC_BASELINES"])
-        assert len(on_topic) == 1
-        values = scenario_events(windows=1, per_window=200)
-        await produce(
-            broker.plain_bootstrap,
-            env["DRIFTLINE_TOPIC_PREDICTIONS"],
-            values,
-            partitions=[i % 4 for i in range(len(values))],
-        )
-        results = docs(
-            await read_topic(
-                broker.plain_bootstrap,
-                env["DRIFTLINE_TOPIC_WINDOWS"],
-                until=lambda recs: len(recs) >= 1,
-                timeout_s=90,
-            )
-        )
-        published_id = docs(on_topic)[0]["baseline_id"]
-        assert [(r["baseline_id"], r["n_events"]) for r in results] == [(published_id, 200)]
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0
-    finally:
-        cli.kill_leftovers()
-
-
 # Each case: how the client is misconfigured, and the exact start of its one line.
-MISCONFIGURED = {
+MISCONFIGURED: dict[str, tuple[str, dict[str, str | None], str]] = {
     "wrong-password": (
         "sasl",
         {"DRIFTLINE_KAFKA_SASL_PASSWORD_FILE": None, "DRIFTLINE_KAFKA_SASL_PASSWORD": "nope-x1"},
@@ -260,8 +262,14 @@ MISCONFIGURED = {
 }
 
 
-@pytest.mark.parametrize("command", [["topics", "list"], ["worker"]], ids=["cli", "worker"])
-@pytest.mark.parametrize("case", sorted(MISCONFIGURED))
+# Every case from the CLI; a worker start goes through the same client start, so two cases
+# (one SASL, one TLS) show it reports the same line.
+@pytest.mark.parametrize(
+    ("case", "command"),
+    [(case, ["topics", "list"]) for case in sorted(MISCONFIGURED)]
+    + [("wrong-password", ["worker"]), ("client-certificate-not-trusted", ["worker"])],
+    ids=lambda v: v if isinstance(v, str) else "-".join(v),
+)
 def test_a_misconfigured_client_fails_in_one_line_without_a_secret(
     broker: SecureBroker, tmp_path: Path, case: str, command: list[str]
 ) -> None:
