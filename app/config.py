@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import SettingsError
@@ -31,6 +38,39 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
     )
+
+    # How every client authenticates and encrypts (see app.stream.kafka.security_kwargs and
+    # README "Connecting to a secured cluster"); checked together in _security_is_coherent.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="PLAINTEXT, SSL (TLS, optionally mTLS), SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (SASL_* protocols): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str = Field("", description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (or use DRIFTLINE_KAFKA_SASL_PASSWORD_FILE)."
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        None,
+        description="File holding the SASL password (one line; a trailing newline is ignored).",
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="PEM CA certificate(s) to trust; the system's CAs when unset."
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate for mTLS (may also hold the key)."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password_file: Path | None = Field(
+        None, description="File holding the password of an encrypted client key."
+    )
+    # Secrets read from files at start (never a field, so never dumped or echoed).
+    _sasl_password_from_file: SecretStr | None = PrivateAttr(None)
+    _ssl_key_password: SecretStr | None = PrivateAttr(None)
 
     app_id: str = Field("driftline", description="Faust app id = consumer group id.")
     partitions: int = Field(
@@ -145,6 +185,37 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _security_is_coherent(self) -> Settings:
+        check_security(self)
+        if self.kafka_sasl_password_file is not None:
+            self._sasl_password_from_file = SecretStr(
+                _read_secret(self.kafka_sasl_password_file, "kafka_sasl_password_file")
+            )
+        if self.kafka_ssl_key_password_file is not None:
+            self._ssl_key_password = SecretStr(
+                _read_secret(self.kafka_ssl_key_password_file, "kafka_ssl_key_password_file")
+            )
+        return self
+
+    def sasl_password(self) -> str | None:
+        """The SASL password, from the environment or the password file (never both)."""
+        secret = self.kafka_sasl_password or self._sasl_password_from_file
+        return secret.get_secret_value() if secret is not None else None
+
+    def ssl_key_password(self) -> str | None:
+        """The client key's password (from its file), or None for an unencrypted key."""
+        return self._ssl_key_password.get_secret_value() if self._ssl_key_password else None
+
+    def for_subprocess(self) -> dict[str, Any]:
+        """These settings as plain values for ``Settings(**values)`` in a spawned process.
+        ``model_dump`` masks a SecretStr as ``**********``; the child needs the value (it
+        travels through the spawn pipe, never a log). Secrets from files are read again."""
+        values = self.model_dump(mode="json")
+        if self.kafka_sasl_password is not None:
+            values["kafka_sasl_password"] = self.kafka_sasl_password.get_secret_value()
+        return values
+
+    @model_validator(mode="after")
     def _default_instance_id(self) -> Settings:
         # Host name and web port: two workers on one host cannot share a port, so the
         # default never collides, and a restart on the same host and port keeps it.
@@ -177,6 +248,84 @@ class Settings(BaseSettings):
             self.topic_partials,
             self.topic_stage1_state(),
         ]
+
+
+_SASL = ("SASL_PLAINTEXT", "SASL_SSL")
+_TLS = ("SSL", "SASL_SSL")
+
+
+def check_security(settings: Settings) -> None:
+    """Raise ValueError (one sentence naming the variables) for security settings that
+    cannot work together. Files must exist now: a typo fails at start, not at connect."""
+    protocol = settings.kafka_security_protocol
+    given = f"{env_name('kafka_security_protocol')} is {protocol}"
+    if protocol in _SASL:
+        missing = [
+            env_name(f)
+            for f, v in (
+                ("kafka_sasl_mechanism", settings.kafka_sasl_mechanism),
+                ("kafka_sasl_username", settings.kafka_sasl_username),
+            )
+            if not v
+        ]
+        if settings.kafka_sasl_password is None and settings.kafka_sasl_password_file is None:
+            missing.append(
+                f"{env_name('kafka_sasl_password')} or {env_name('kafka_sasl_password_file')}"
+            )
+        if missing:
+            raise ValueError(f"{given}, which needs {', '.join(missing)}")
+        if settings.kafka_sasl_password is not None and settings.kafka_sasl_password_file:
+            raise ValueError(
+                f"set {env_name('kafka_sasl_password')} or {env_name('kafka_sasl_password_file')}, "
+                "not both"
+            )
+    else:
+        sasl = [
+            env_name(f)
+            for f in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+            if getattr(settings, f)
+        ]
+        if settings.kafka_sasl_password_file is not None:
+            sasl.append(env_name("kafka_sasl_password_file"))
+        if sasl:
+            raise ValueError(
+                f"{', '.join(sasl)} set but {given}: SASL needs SASL_SSL (or SASL_PLAINTEXT)"
+            )
+    tls_files = (
+        "kafka_ssl_ca_file",
+        "kafka_ssl_cert_file",
+        "kafka_ssl_key_file",
+        "kafka_ssl_key_password_file",
+    )
+    if protocol not in _TLS:
+        set_ = [env_name(f) for f in tls_files if getattr(settings, f) is not None]
+        if set_:
+            raise ValueError(f"{', '.join(set_)} set but {given}: TLS needs SSL or SASL_SSL")
+        return
+    for field in tls_files[:3]:
+        path = getattr(settings, field)
+        if path is not None and not path.is_file():
+            raise ValueError(f"{env_name(field)}={path}: no such file")
+    if settings.kafka_ssl_cert_file is None:
+        for field in ("kafka_ssl_key_file", "kafka_ssl_key_password_file"):
+            if getattr(settings, field) is not None:
+                raise ValueError(
+                    f"{env_name(field)} set without {env_name('kafka_ssl_cert_file')} "
+                    "(the client certificate it belongs to)"
+                )
+
+
+def _read_secret(path: Path, field: str) -> str:
+    """A secret file's first line. Errors name the file and the reason, never the content."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else "not UTF-8 text"
+        raise ValueError(f"{env_name(field)}={path}: cannot read it ({reason})") from None
+    secret = text.splitlines()[0] if text else ""
+    if not secret:
+        raise ValueError(f"{env_name(field)}={path}: the file is empty")
+    return secret
 
 
 def default_instance_id(host: str, web_port: int) -> str:
@@ -222,7 +371,8 @@ def _problem(error: dict[str, Any], given: dict[str, object]) -> str:
     loc = error.get("loc") or ()
     field = str(loc[0]) if loc else ""
     if field not in Settings.model_fields:
-        return str(error.get("msg", "invalid settings"))
+        # A check across settings (model validator): its message names the variables.
+        return str(error.get("msg", "invalid settings")).removeprefix("Value error, ")
     source = option_name(field) if field in given else env_name(field)
     value = error.get("input")
     # Settings that hold secrets (credentials come with the security settings) are not echoed.
@@ -247,4 +397,8 @@ def _expected(field: str) -> str:
         return "an integer"
     if info.annotation is str:
         return "text"
+    choices = getattr(info.annotation, "__args__", ())
+    literals = [a for c in choices for a in getattr(c, "__args__", (c,)) if isinstance(a, str)]
+    if literals:
+        return "one of " + ", ".join(literals)
     return "a path" if "Path" in str(info.annotation) else str(info.annotation)

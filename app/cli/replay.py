@@ -133,7 +133,7 @@ def replay(
     n = min(workers, len(ranges))
     jobs = [
         Job(
-            settings.model_dump(mode="json"),
+            settings.for_subprocess(),
             source,
             [r for r in ranges if r.partition % n == i],
             baselines_for_job(registry, model_list),

@@ -10,10 +10,11 @@ from aiokafka.admin import NewTopic
 
 from app.config import Settings
 from app.errors import DriftlineError
-from app.stream import kafka
+from app.stream import kafka, security
 from app.stream.snapshots import MAX_SNAPSHOT_BYTES
 
 TOPIC_ALREADY_EXISTS = 36
+TOPIC_AUTHORIZATION_FAILED = 29
 MAX_DEAD_LETTER_BYTES = 32 * 1024 * 1024
 
 
@@ -119,20 +120,35 @@ async def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
     specs = topic_specs(settings)
     created: set[str] = set()
     async with kafka.started(kafka.admin(settings), settings, timeout_s) as admin:
-        response = await admin.create_topics(
-            [
-                NewTopic(
-                    s.name,
-                    num_partitions=s.partitions,
-                    replication_factor=settings.replication_factor,
-                    topic_configs=s.config,
-                )
-                for s in specs
-            ]
+        # Only the missing ones are asked for: with ACLs on, a worker may describe Driftline's
+        # topics but not create them, and the broker answers "not authorized" (not "exists")
+        # to a create of a topic the client may not create.
+        present = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in present]
+        response = (
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        s.name,
+                        num_partitions=s.partitions,
+                        replication_factor=settings.replication_factor,
+                        topic_configs=s.config,
+                    )
+                    for s in missing
+                ]
+            )
+            if missing
+            else None
         )
-        for name, code, *rest in response.topic_errors:
+        for name, code, *rest in response.topic_errors if response else []:
             if code == 0:
                 created.add(name)
+            elif code == TOPIC_AUTHORIZATION_FAILED:
+                raise DriftlineError(
+                    f"topic {name!r} does not exist and {security.identity(settings)} may not "
+                    "create it: create the topics as the admin identity (`driftline topics "
+                    'create`; README "Permissions")'
+                )
             elif code != TOPIC_ALREADY_EXISTS:
                 message = rest[0] if rest else ""
                 raise DriftlineError(f"creating topic {name!r} failed: error {code} {message}")

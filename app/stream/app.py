@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     """
     app = faust.App(
         settings.app_id,
-        broker=kafka.faust_broker_url(settings),
+        **kafka.faust_broker(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

@@ -1,13 +1,16 @@
 """Every Kafka client Driftline makes: one place for how to reach the broker.
 
 ``connection_kwargs`` is the only function that turns Settings into connection options
-(bootstrap servers today; TLS and SASL settings belong there too), and the producer,
-consumer and admin factories below all go through it; so does Faust's broker URL. Each
-caller adds only what is particular to its use (group, fetch sizes, acks, timeouts).
+(bootstrap servers, and TLS and SASL from ``app.stream.security``), and the producer,
+consumer and admin factories below all go through it; so do Faust's broker URL and
+credentials (``faust_broker``). Each caller adds only what is particular to its use
+(group, fetch sizes, acks, timeouts).
 
 ``started`` is how a client is used: it starts the client, turns "no broker there" into
-one ``KafkaUnreachable`` line for the operator, and always closes the client (an unclosed
-aiokafka client prints ``Unclosed AIOKafkaProducer`` noise when it is collected).
+one ``KafkaUnreachable`` line for the operator (or, when the broker answered but refused
+this client, one ``KafkaSecurityError`` line saying why), turns a denied operation into
+one ``KafkaNotAuthorized`` line, and always closes the client (an unclosed aiokafka
+client prints ``Unclosed AIOKafkaProducer`` noise when it is collected).
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.stream import security
 
 # aiokafka logs an ERROR line per failed connection attempt. Without this handler, a
 # command with no logging configured would print them through Python's last-resort handler
@@ -44,6 +55,25 @@ class KafkaUnreachable(DriftlineError):
         )
 
 
+# What the broker says when an operation is denied by its ACLs.
+AUTHORIZATION_ERRORS = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+
+
+class KafkaNotAuthorized(DriftlineError):
+    """The broker's ACLs deny this client an operation it needs."""
+
+    def __init__(self, settings: Settings, cause: BaseException, what: str = "") -> None:
+        # The error's class says what kind of resource was denied (topic, group, cluster).
+        denied = what or type(cause).__name__.removesuffix("Error")
+        advice = "" if what else '; grant the ACLs in README "Permissions" to this identity'
+        super().__init__(f"Kafka denied {security.identity(settings)}: {denied}{advice}")
+
+
 def bootstrap_servers(settings: Settings) -> list[str]:
     """``host:port`` of each bootstrap server, in the order configured."""
     return [hp.strip() for hp in settings.kafka_bootstrap.split(",") if hp.strip()]
@@ -52,6 +82,7 @@ def bootstrap_servers(settings: Settings) -> list[str]:
 def connection_kwargs(settings: Settings, client_id: str | None = None) -> dict[str, Any]:
     """Options every client needs to reach the broker (and nothing use-specific)."""
     kwargs: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings)}
+    kwargs.update(security.client_kwargs(settings))
     if client_id is not None:
         kwargs["client_id"] = client_id
     return kwargs
@@ -60,6 +91,16 @@ def connection_kwargs(settings: Settings, client_id: str | None = None) -> dict[
 def faust_broker_url(settings: Settings) -> str:
     """Faust's broker URL list (``kafka://host:port;...``) from the same bootstrap servers."""
     return ";".join(f"kafka://{hp}" for hp in bootstrap_servers(settings))
+
+
+def faust_broker(settings: Settings) -> dict[str, Any]:
+    """Faust app settings that reach the broker: the URL and the same security options as
+    every other client (``broker_credentials``; absent for PLAINTEXT)."""
+    credentials = security.faust_credentials(settings)
+    options: dict[str, Any] = {"broker": faust_broker_url(settings)}
+    if credentials is not None:
+        options["broker_credentials"] = credentials
+    return options
 
 
 # How often a member heartbeats: well inside the shortest session timeout (6 s, the broker's
@@ -152,15 +193,41 @@ async def start(
     the client is closed and ``KafkaUnreachable`` raised (for callers that keep a client
     open longer than one block; otherwise use ``started``)."""
     deadline = time.monotonic() + retry_s
+    diagnosed = False
     while True:
         try:
             await client.start()
             return
+        except AUTHORIZATION_ERRORS as err:
+            await _close(client)
+            raise KafkaNotAuthorized(settings, err) from None
         except (KafkaConnectionError, KafkaError, OSError) as err:
+            # A broker that refuses this client (credentials, certificates, protocol) will
+            # refuse it again: that fails at once; only an absent broker is waited for.
+            reason: DriftlineError | None = None
+            if not diagnosed:
+                reason = await _why_not(settings, err)
+            diagnosed = True
+            if isinstance(reason, security.KafkaSecurityError):
+                await _close(client)
+                raise reason from None
             if time.monotonic() >= deadline:
                 await _close(client)
-                raise KafkaUnreachable(settings, err) from None
+                if reason is None:  # diagnosed at the first failure: the broker may have changed
+                    reason = await _why_not(settings, err)
+                raise reason from None
             await asyncio.sleep(0.5)
+
+
+async def _why_not(settings: Settings, err: BaseException) -> DriftlineError:
+    """The one-line reason no connection was made: a security problem when the first
+    bootstrap server explains one, else "unreachable"."""
+    host, _, port = bootstrap_servers(settings)[0].rpartition(":")
+    if port.isdigit():
+        found = await security.diagnose(settings, host.strip("[]"), int(port))
+        if found is not None:
+            return found
+    return KafkaUnreachable(settings, err)
 
 
 @asynccontextmanager
@@ -172,5 +239,7 @@ async def started(
     await start(client, settings, retry_s)
     try:
         yield client
+    except AUTHORIZATION_ERRORS as err:
+        raise KafkaNotAuthorized(settings, err) from None
     finally:
         await _close(client)

@@ -42,6 +42,15 @@ async def publish_baseline(
             return meta.partition, meta.offset
     except MessageSizeTooLargeError:
         pass  # reported below, after the producer is stopped
+    except kafka.KafkaNotAuthorized as err:
+        # The baselines topic decides what every worker compares with: only the
+        # publishing identity may write it (README "Permissions").
+        raise kafka.KafkaNotAuthorized(
+            settings,
+            err,
+            f"writing to the baselines topic {settings.topic_baselines}, which only the "
+            'publishing identity may write (README "Permissions"); nothing was published',
+        ) from None
     topic_limit = await topic_config(settings, settings.topic_baselines, "max.message.bytes")
     raise DriftlineError(
         too_large_message(
