@@ -281,8 +281,11 @@ def can_reject(f: FeatureBaseline, counts: FeatureCounts, st: FeatureStats) -> d
     nulls = prof.null_count + counts.null_count
     null_able = counts.n_events > 0 and 0 < nulls < base_rows + counts.n_events
     if f.numeric is not None:
-        occupied = sum(1 for b, w in zip(prof.counts, counts.cells, strict=True) if b or w)
-        dist_able = occupied >= 2
+        # D > 0 needs two occupied cells; only a zero D is worth the count (rare).
+        dist_able = (
+            bool(st.ks)
+            or sum(1 for b, w in zip(prof.counts, counts.cells, strict=True) if b or w) >= 2
+        )
     else:
         dist_able = (st.chi2_dof or 0) > 0
     return {"distribution": dist_able, "unseen": counts.unseen > 0, "null_rate": null_able}
