@@ -11,7 +11,7 @@ distance, 1 for a p-value), never NaN or infinity.
 
 from app.stats.chi2 import Chi2Result, chi2_homogeneity
 from app.stats.divergence import js_distance, kl_divergence, psi, smoothed_proportions
-from app.stats.ks import ks_binning_error_bound, ks_pvalue, ks_statistic
+from app.stats.ks import ks_binning_error_bound, ks_pvalue, ks_statistic, ks_test
 from app.stats.proportions import share, two_proportion_pvalue
 from app.stats.wasserstein import wasserstein_binned
 
@@ -23,6 +23,7 @@ __all__ = [
     "ks_binning_error_bound",
     "ks_pvalue",
     "ks_statistic",
+    "ks_test",
     "psi",
     "share",
     "smoothed_proportions",

@@ -7,7 +7,11 @@ The family of tests of a window (Benjamini-Hochberg across all of them):
 * per feature: its null-rate two-proportion test (null = no usable value, see
   app/stats/feature.py);
 * per categorical feature with a complete baseline vocabulary and enough values: the
-  unseen-share test against the baseline's zero unseen.
+  unseen-share test against the baseline's zero unseen;
+
+less the tests that cannot reject given the pooled data (``can_reject``: no null in
+either sample, no unseen value, a single occupied cell): their p-value is 1 whatever
+happens, and counting them would only multiply every other p-value.
 
 A feature's ``test``, ``p_value``, ``p_value_adjusted`` and ``effect`` describe its
 distribution test (None when it did not run); ``reasons`` names every test that fired,
@@ -145,6 +149,9 @@ class _Test:
     p: float
     effect: float
     threshold: float
+    # False when the pooled data leave the test nothing to reject (see ``can_reject``):
+    # its p-value is 1 by construction, so it stays out of the BH family.
+    can_reject: bool = True
 
     @property
     def effect_passes(self) -> bool:
@@ -190,11 +197,28 @@ def evaluate_window(
         bars.append(effect_threshold(fr, _base_counts(f), counts.cells, rules.size_adjusted))
         if not enough:
             continue
+        able = can_reject(f, counts, st)
         if counts.n >= fr.feature_n_min:
-            family.append(_Test(k, "distribution", _test_p(st), _effect_value(st, fr), bars[k]))
+            family.append(
+                _Test(
+                    k,
+                    "distribution",
+                    _test_p(st),
+                    _effect_value(st, fr),
+                    bars[k],
+                    able["distribution"],
+                )
+            )
             if st.unseen_share is not None and st.unseen_pvalue is not None:
                 family.append(
-                    _Test(k, "unseen", st.unseen_pvalue, st.unseen_share, fr.unseen_share)
+                    _Test(
+                        k,
+                        "unseen",
+                        st.unseen_pvalue,
+                        st.unseen_share,
+                        fr.unseen_share,
+                        able["unseen"],
+                    )
                 )
         if st.null_rate_pvalue is not None and st.null_rate_change is not None:
             family.append(
@@ -204,15 +228,19 @@ def evaluate_window(
                     st.null_rate_pvalue,
                     abs(st.null_rate_change),
                     fr.null_rate_change,
+                    able["null_rate"],
                 )
             )
 
-    adjusted = benjamini_hochberg([t.p for t in family])
+    # Only the tests that can reject are adjusted together; the others keep p = 1.
+    live = [t for t in family if t.can_reject]
+    live_adjusted = iter(benjamini_hochberg([t.p for t in live]))
     fired: dict[int, list[Reason]] = {}
     dist_adj: dict[int, float] = {}
     outcomes: dict[int, list[TestOutcome]] = {}
-    tested: set[int] = set()
-    for t, p_adj in zip(family, adjusted, strict=True):
+    tested: set[int] = set()  # features with a test run, able to reject or not
+    for t in family:
+        p_adj = next(live_adjusted) if t.can_reject else 1.0
         tested.add(t.feature)
         if t.reason == "distribution":
             dist_adj[t.feature] = p_adj
@@ -289,6 +317,37 @@ def evaluate_window(
     return WindowEvaluation(
         window_status, severity, hist.n_events, dataset, tuple(results), contract, eps
     )
+
+
+def can_reject(f: FeatureBaseline, counts: FeatureCounts, st: FeatureStats) -> dict[Reason, bool]:
+    """Per test of a feature: can it reject at all, given the pooled data?
+
+    A test whose null distribution, conditional on what both samples hold together, is
+    a point mass at p = 1 can never be a discovery, true or false. Counting it in the
+    Benjamini-Hochberg family only multiplies every other p-value (m grows), so it is
+    left out (Tarone's argument for discrete tests; the conditioning statistic, the
+    pooled counts, is the same whatever the drift):
+
+    * null rate: neither the baseline nor the window has a null (or both are all null);
+    * unseen share: the window has no unseen value (the baseline has none by
+      definition);
+    * chi-square: fewer than two cells left after pooling sparse ones (dof 0);
+    * KS: both samples together occupy a single cell (D is 0 whatever the split).
+    """
+    prof = f.numeric or f.categorical
+    assert prof is not None
+    base_rows = prof.null_count + prof.count
+    nulls = prof.null_count + counts.null_count
+    null_able = counts.n_events > 0 and 0 < nulls < base_rows + counts.n_events
+    if f.numeric is not None:
+        # D > 0 needs two occupied cells; only a zero D is worth the count (rare).
+        dist_able = (
+            bool(st.ks)
+            or sum(1 for b, w in zip(prof.counts, counts.cells, strict=True) if b or w) >= 2
+        )
+    else:
+        dist_able = (st.chi2_dof or 0) > 0
+    return {"distribution": dist_able, "unseen": counts.unseen > 0, "null_rate": null_able}
 
 
 def effect_threshold(

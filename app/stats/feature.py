@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields, replace
 from app.baseline.model import FeatureBaseline
 from app.stats.chi2 import chi2_homogeneity
 from app.stats.divergence import js_distance, kl_divergence, psi
-from app.stats.ks import ks_pvalue, ks_statistic
+from app.stats.ks import ks_test
 from app.stats.proportions import share, two_proportion_pvalue
 from app.stats.wasserstein import wasserstein_binned
 
@@ -91,11 +91,11 @@ def feature_stats(baseline: FeatureBaseline, counts: FeatureCounts, epsilon: flo
     if baseline.numeric is not None:
         prof = baseline.numeric
         base = prof.counts
-        d = ks_statistic(base, win)
+        d, p = ks_test(base, win)
         return replace(
             rates,
             ks=d,
-            ks_pvalue=ks_pvalue(d, sum(base), n),
+            ks_pvalue=p,
             psi=psi(base, win, epsilon),
             js=js_distance(base, win),
             kl=kl_divergence(base, win, epsilon),

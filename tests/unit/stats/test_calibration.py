@@ -55,7 +55,7 @@ def test_the_simulated_world_has_the_advertised_shape(
     )
 
 
-@pytest.mark.parametrize(("n_events", "seed"), [(5000, 11), (1000, 12)])
+@pytest.mark.parametrize(("n_events", "seed"), [(5000, 11), (1000, 12), (50_000, 13)])
 def test_no_drift_windows_are_flagged_at_most_1_percent(
     world: tuple[list[sim.TrueFeature], Baseline], n_events: int, seed: int
 ) -> None:

@@ -244,3 +244,59 @@ def test_histogram_of_another_baseline_is_refused() -> None:
     other = make_baseline(_num("a"), baseline_id="bl-00000000000000bb")
     with pytest.raises(ValueError, match="baseline"):
         evaluate_window(bl, WindowHistogram.empty(other), ModelRules())
+
+
+def test_tests_that_cannot_reject_stay_out_of_the_bh_family() -> None:
+    """No nulls anywhere and no unseen value: only the 3 distribution tests are adjusted
+    together (m = 3, not 7 with the 3 null-rate and the unseen test that cannot reject)."""
+    bl = make_baseline(_num("a"), _num("b"), _cat("c", (500, 300, 200)))
+    shifted = [0, 0, 0, 0, *[430, 460, 480, 500, 500, 500, 510, 520, 540, 560], 0]
+    result = evaluate_window(bl, _window(bl, 5000, {"a": shifted}), RULES)
+    a = _feature(result, "a")
+    assert a.p_value is not None and 0.0 < a.p_value * 7 < 1.0
+    assert a.p_value_adjusted == pytest.approx(a.p_value * 3, rel=1e-12)
+    assert _feature(result, "b").p_value_adjusted == 1.0
+    assert result.dataset.n_tested == 3  # features whose tests cannot reject still count
+
+    # A null in the window makes b's null-rate test able to reject, an unseen value c's
+    # unseen test: both join the family (m = 5).
+    rows = {
+        "a": shifted,
+        "b": [1, 0, 0, 0, *[500] * 9, 499, 0],
+        "c": [0, 1, 0, 2500, 1500, 999, 0],
+    }
+    joined = evaluate_window(bl, _window(bl, 5000, rows), RULES)
+    b, c = _feature(joined, "b").stats, _feature(joined, "c").stats
+    assert b.null_rate_pvalue is not None and c.unseen_pvalue is not None
+    assert c.chi2_pvalue is not None and _feature(joined, "a").p_value == a.p_value
+    family = [a.p_value, 1.0, c.chi2_pvalue, b.null_rate_pvalue, c.unseen_pvalue]
+    assert _feature(joined, "a").p_value_adjusted == benjamini_hochberg(family)[0]
+    assert benjamini_hochberg(family)[0] != benjamini_hochberg(family[:3])[0]
+
+
+def test_a_baseline_with_nulls_keeps_the_null_rate_test_in_the_family() -> None:
+    """The baseline's own nulls make a null-free window's null rate testable (a drop)."""
+    bl = make_baseline(_num("a"), _num("b", nulls=1000))
+    shifted = [0, 0, 0, 0, *[430, 460, 480, 500, 500, 500, 510, 520, 540, 560], 0]
+    result = evaluate_window(bl, _window(bl, 5000, {"a": shifted}), RULES)
+    a, b = _feature(result, "a"), _feature(result, "b")
+    assert a.p_value is not None and b.stats.null_rate_pvalue is not None
+    assert b.stats.null_rate_change == pytest.approx(-1000 / 101_000)  # none in the window
+    family = [a.p_value, 1.0, b.stats.null_rate_pvalue]  # a's and b's null-rate tests: out
+    assert a.p_value_adjusted == benjamini_hochberg(family)[0]
+
+
+def test_a_feature_in_one_cell_or_one_category_cannot_reject() -> None:
+    one = numeric("one", (7.0, 7.0), (0, 100_000, 0), mean=7.0, std=0.0)
+    bl = make_baseline(_num("a"), one, _cat("k", (1000,)))
+    shifted = [0, 0, 0, 0, *[430, 460, 480, 500, 500, 500, 510, 520, 540, 560], 0]
+    result = evaluate_window(bl, _window(bl, 5000, {"a": shifted}), RULES)
+    a = _feature(result, "a")
+    assert a.p_value is not None
+    assert a.p_value_adjusted == pytest.approx(a.p_value, rel=1e-12)  # m = 1
+    assert _feature(result, "one").p_value_adjusted == 1.0
+    assert _feature(result, "k").stats.chi2_dof == 0
+    # A value beyond the single training value makes the KS test able to reject.
+    rows = {"a": shifted, "one": [0, 0, 0, 0, 4990, 10]}
+    moved = evaluate_window(bl, _window(bl, 5000, rows), RULES)
+    assert _feature(moved, "a").p_value_adjusted == pytest.approx(a.p_value * 2, rel=1e-12)

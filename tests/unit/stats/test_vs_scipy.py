@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as ss
 from scipy.spatial.distance import jensenshannon
-from scipy.special import kolmogorov
+from scipy.special import kolmogorov, zeta
 
 from app.stats import (
     chi2_homogeneity,
@@ -16,12 +16,14 @@ from app.stats import (
     ks_binning_error_bound,
     ks_pvalue,
     ks_statistic,
+    ks_test,
     psi,
     smoothed_proportions,
     two_proportion_pvalue,
     wasserstein_binned,
 )
 from app.stats.chi2 import pooled_cells
+from app.stats.ks import GRID_BETA
 from tests.factories import numpy_cells, quantile_edges
 
 SEEDS = range(40)
@@ -79,8 +81,56 @@ def test_ks_pvalue_is_the_asymptotic_kolmogorov_tail_and_conservative(seed: int)
     scipy_p = float(ss.ks_2samp(base, win, method="asymp").pvalue)
     assert ks_pvalue(raw, nb, nw) >= scipy_p - 1e-12
     assert ks_pvalue(raw, nb, nw) - scipy_p <= 0.01
-    # Binned D <= raw D, so the binned p-value is never smaller: binning errs towards calm.
+    # Binned D <= raw D, so the uncorrected binned p-value is never smaller.
     assert ks_pvalue(ks_statistic(b, w), nb, nw) >= ks_pvalue(raw, nb, nw) - 1e-12
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ks_test_is_the_grid_corrected_tail_at_the_binned_statistic(seed: int) -> None:
+    _, _, _, b, w = _binned(seed)
+    nb, nw = sum(b), sum(w)
+    d, p = ks_test(b, w)
+    assert d == ks_statistic(b, w)
+    gaps = np.abs(np.cumsum(b) * nw - np.cumsum(w) * nb)
+    at = int(np.argmax(gaps))  # the first boundary reaching D
+    nxt = b[at + 1] + w[at + 1] if at + 1 < len(b) else 0
+    mass = max(b[at] + w[at], nxt) / (nb + nw)
+    en = nb * nw / (nb + nw)
+    assert p == pytest.approx(float(kolmogorov(np.sqrt(en) * d + GRID_BETA * np.sqrt(mass))))
+    assert p <= ks_pvalue(d, nb, nw)  # the correction only lowers the uncorrected p
+
+
+def test_grid_beta_is_minus_zeta_half_over_root_two_pi() -> None:
+    beta = -float(zeta(0.5)) / np.sqrt(2 * np.pi)
+    assert abs(GRID_BETA - beta) < 1e-15
+
+
+def test_ks_test_of_identical_or_empty_histograms_is_zero_and_one() -> None:
+    assert ks_test([0, 5, 5, 0], [0, 10, 10, 0]) == (0.0, 1.0)
+    assert ks_test([0, 5, 5, 0], [0, 0, 0, 0]) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("n", [1000, 5000])
+def test_grid_corrected_ks_tracks_the_raw_test_without_bias(n: int) -> None:
+    """20 quantile bins of a 100,000-row baseline, 120 windows of normal samples with
+    shifts spanning p from ~0 to 1: the uncorrected binned p-value is biased up by ~0.13
+    against ks_2samp on the raw samples; the corrected one is unbiased (|mean| < 0.02)
+    and its worst case is smaller."""
+    rng = np.random.default_rng(n)
+    base = np.sort(rng.normal(size=100_000))
+    edges = quantile_edges(base, 20)
+    b = numpy_cells(edges, base)
+    plain, corrected = [], []
+    for i in range(120):
+        win = rng.normal((i % 4) * 0.6 / np.sqrt(n), 1.0, size=n)
+        exact = float(ss.ks_2samp(base, win, method="asymp").pvalue)
+        w = numpy_cells(edges, win)
+        d, p = ks_test(b, w)
+        plain.append(ks_pvalue(d, 100_000, n) - exact)
+        corrected.append(p - exact)
+    assert float(np.mean(plain)) > 0.08
+    assert abs(float(np.mean(corrected))) < 0.02
+    assert max(np.abs(corrected)) < max(np.abs(plain))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -181,3 +231,18 @@ def test_chi2_without_sparse_cells_is_chi2_contingency_on_the_raw_table() -> Non
 def test_two_proportion_test_is_the_2x2_chi_square(x1: int, n1: int, x2: int, n2: int) -> None:
     ref = ss.chi2_contingency(np.array([[x1, n1 - x1], [x2, n2 - x2]]), correction=False)
     assert two_proportion_pvalue(x1, n1, x2, n2) == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [3, 10, 20])
+def test_grid_corrected_ks_pvalue_is_calibrated_on_equal_cells_under_the_null(k: int) -> None:
+    """Both samples from one distribution over k equal cells: the corrected p-value is
+    below 0.05 in ~5% of 3,000 pairs (uncorrected: ~0.3% at 20 cells, too few alarms).
+    Measured with 4,000 pairs: 0.057 (3 cells), 0.051 (10), 0.056 (20); 2 cells: 0.061."""
+    rng = np.random.default_rng(k)
+    p = np.full(k, 1.0 / k)
+    base = rng.multinomial(100_000, p, size=3000).tolist()
+    win = rng.multinomial(5000, p, size=3000).tolist()
+    corrected = [ks_test(b, w)[1] for b, w in zip(base, win, strict=True)]
+    plain = [ks_pvalue(ks_statistic(b, w), 100_000, 5000) for b, w in zip(base, win, strict=True)]
+    assert 0.04 <= float(np.mean(np.array(corrected) < 0.05)) <= 0.065
+    assert float(np.mean(np.array(plain) < 0.05)) < 0.03
