@@ -109,7 +109,7 @@ async def test_tail_prints_known_messages_pretty_or_as_json_and_stops_after_n(
 
     windows = driftline.run(["tail", "windows", "--from-beginning", "-n", "2"], env)
     assert _ok(windows).splitlines() == [
-        "fraud-scorer  2026-11-27T07:00:00Z  n=5000  drift  drifted: amount",
+        "fraud-scorer  2026-11-27T07:00:00Z  n=5000  drift  drifted: amount, is_new_customer",
         "fraud-scorer  2026-11-27T07:05:00Z  n=12  insufficient_data (partial)  drifted: -",
     ]
     as_json = driftline.run(["tail", "windows", "--from-beginning", "-n", "3", "--json"], env)
@@ -117,10 +117,13 @@ async def test_tail_prints_known_messages_pretty_or_as_json_and_stops_after_n(
 
     alert_lines = driftline.run(["tail", "alerts", "--from-beginning", "--timeout", "3"], env)
     assert _ok(alert_lines).splitlines() == [
-        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=medium  "
-        "amount psi 0.2874 > 0.1",
-        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=high  "
-        "amount psi 0.2874 > 0.1; is_new_customer null rate",
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=low  "
+        "amount: distribution shifted, PSI 0.53 > 0.032; median 75.5 -> 120; 5.0% of values "
+        "outside the training range [0.5, 9,800] (5.0% above)",
+        "fraud-scorer  2026-11-27T07:00:00Z..2026-11-27T07:05:00Z  severity=low  "
+        "amount: distribution shifted, PSI 0.54 > 0.032; median 75.5 -> 123; 5.1% of values "
+        "outside the training range [0.5, 9,800] (5.1% above) | is_new_customer: no usable "
+        "value in any event (null rate 0% -> 100%)",
     ]
     letter_lines = driftline.run(["tail", "deadletter", "--from-beginning", "-n", "1"], env)
     assert _ok(letter_lines) == (
