@@ -24,7 +24,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(VENV)/.installed ## Create the virtualenv and install Driftline with its dev tools
+# The native decode-and-bin extension (app/native, Rust + PyO3, built by maturin through
+# pip). Optional: without cargo, or when the build fails, Driftline uses its pure-Python
+# path and this says so in one line (the build log is in $(VENV)/native-build.log).
+NATIVE_SRC := $(wildcard app/native/src/*.rs) app/native/Cargo.toml app/native/Cargo.lock app/native/pyproject.toml
+$(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
+	@if $(PY) -m pip install --quiet ./app/native >$(VENV)/native-build.log 2>&1; then \
+		echo "setup: native decode-and-bin extension built (app/native)"; \
+	else \
+		$(PY) -m pip uninstall --quiet --yes driftline-native >/dev/null 2>&1; \
+		echo "setup: the native extension did not build (needs cargo; see $(VENV)/native-build.log); Driftline uses the pure-Python path" >&2; \
+	fi
+	@touch $@
+
+setup: $(VENV)/.installed $(VENV)/.native ## Create the virtualenv and install Driftline with its dev tools (and the native extension)
 
 kafka-fetch: ## Fetch the Apache Kafka jars from Maven Central into .kafka/ (once)
 	@$(KAFKA) fetch
