@@ -48,7 +48,9 @@ def _baseline() -> Baseline:
         categorical("channel", ("app", "web"), (5, 5, 3)),  # "other" holds the rest
         categorical("code", ("1", "2", "30"), (5, 5, 5, 1)),  # numbers are native here
         categorical("is_new", ("false", "true"), (5, 5, 0), kind="boolean"),
-        numeric("__prediction__", (0.0, 0.25, 0.5, 0.75, 1.0), (0, 1, 1, 1, 1, 0), role="prediction"),
+        numeric(
+            "__prediction__", (0.0, 0.25, 0.5, 0.75, 1.0), (0, 1, 1, 1, 1, 0), role="prediction"
+        ),
         model_id=MODEL,
     )
 
@@ -72,8 +74,15 @@ def _registry() -> BaselineRegistry:
 def _output(out: object) -> Any:
     if isinstance(out, Partial):
         hist = out.hist.to_dict()
-        return ("partial", out.model_id, out.window_start_ms, out.n_events, out.first_offset,
-                out.last_offset, hist)  # fmt: skip
+        return (
+            "partial",
+            out.model_id,
+            out.window_start_ms,
+            out.n_events,
+            out.first_offset,
+            out.last_offset,
+            hist,
+        )
     if isinstance(out, WatermarkAdvanced):
         return ("progress", out.model_id, out.closed_upto_ms)
     return repr(out)
@@ -85,7 +94,7 @@ class _Rec:
         self.partition = 0
         self.offset = offset
         self.timestamp = NOW_MS
-        self.key = None
+        self.key: bytes | None = None
         self.value = value
 
 
@@ -99,9 +108,15 @@ def _run(values: list[bytes | None], native: NativeModule | bool, models: frozen
     for batch_start in range(0, len(values), 7):  # several batches: state carries over
         batch = values[batch_start : batch_start + 7]
         for item in fold_records(
-            binner, registry, DecodeLimits(), offsets[batch_start:][: len(batch)], batch,
-            models, now_ms=NOW_MS, native=native,
-        ):  # fmt: skip
+            binner,
+            registry,
+            DecodeLimits(),
+            offsets[batch_start:][: len(batch)],
+            batch,
+            models,
+            now_ms=NOW_MS,
+            native=native,
+        ):
             if isinstance(item, NativeRun):
                 for i in range(item.begin, item.stop):
                     outcomes[batch_start + i] = "folded-or-skipped"
@@ -132,10 +147,12 @@ def _same(values: list[bytes | None], models: frozenset[str] = frozenset()) -> N
 
 # -- generated events ------------------------------------------------------------------------
 
-_timestamps = st.one_of(
+_timestamps: st.SearchStrategy[Any] = st.one_of(
     st.integers(START_MS - 200_000, START_MS + 600_000).map(
-        lambda ms: f"2026-11-27T{(ms // 3_600_000) % 24:02d}:{(ms // 60_000) % 60:02d}:"
-        f"{(ms // 1000) % 60:02d}.{ms % 1000:03d}Z"
+        lambda ms: (
+            f"2026-11-27T{(ms // 3_600_000) % 24:02d}:{(ms // 60_000) % 60:02d}:"
+            f"{(ms // 1000) % 60:02d}.{ms % 1000:03d}Z"
+        )
     ),
     st.integers(START_MS - 200_000, START_MS + 600_000),
     st.integers(START_MS, START_MS + 100_000).map(float),
@@ -169,11 +186,19 @@ _scalars = st.one_of(
     st.booleans(),
     st.none(),
 )
-_values = st.one_of(_scalars, st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))  # fmt: skip
-_names = st.sampled_from(["amount", "age", "country", "channel", "code", "is_new", "extra", "__prediction__"])  # fmt: skip
-_features = st.one_of(
+_values = st.one_of(
+    _scalars,
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
+_names = st.sampled_from(
+    ["amount", "age", "country", "channel", "code", "is_new", "extra", "__prediction__"]
+)
+_features: st.SearchStrategy[Any] = st.one_of(
     st.dictionaries(_names, _scalars, max_size=8),
-    st.fixed_dictionaries({n: _scalars for n in ["amount", "age", "country", "channel", "code", "is_new"]}),  # fmt: skip
+    st.fixed_dictionaries(
+        {n: _scalars for n in ["amount", "age", "country", "channel", "code", "is_new"]}
+    ),
     st.dictionaries(_names, _values, max_size=3),
     st.sampled_from([[], "x", None]),
 )
@@ -236,9 +261,13 @@ def _event(draw: st.DrawFn) -> bytes | None:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)  # fmt: skip
-@given(st.lists(_event(), min_size=1, max_size=30), st.sampled_from([frozenset(), frozenset({MODEL})]))
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    st.lists(_event(), min_size=1, max_size=30), st.sampled_from([frozenset(), frozenset({MODEL})])
+)
 def test_generated_events_have_the_same_outcome_on_both_paths(
     values: list[bytes | None], models: frozenset[str]
 ) -> None:
@@ -250,9 +279,14 @@ def _typical(i: int, **change: Any) -> bytes:
         "schema_version": 1,
         "model_id": MODEL,
         "timestamp": START_MS + i * 250,
-        "features": {"amount": i * 3.7, "age": 20 + i % 50, "country": CATS[i % 3],
-                     "channel": ["app", "web", "kiosk"][i % 3], "code": i % 40,
-                     "is_new": i % 2 == 0},  # fmt: skip
+        "features": {
+            "amount": i * 3.7,
+            "age": 20 + i % 50,
+            "country": CATS[i % 3],
+            "channel": ["app", "web", "kiosk"][i % 3],
+            "code": i % 40,
+            "is_new": i % 2 == 0,
+        },
         "prediction": (i % 100) / 100,
     }
     doc.update(change)
@@ -270,8 +304,9 @@ def test_a_stream_of_valid_events_is_folded_natively_with_the_same_counts() -> N
     binner = PartitionBinner(0, SPEC, histogram_ops(), registry.choose)
     python = [
         item[0]
-        for item in fold_records(binner, registry, DecodeLimits(), list(range(600)), values,
-                                 now_ms=NOW_MS, native=NATIVE)  # fmt: skip
+        for item in fold_records(
+            binner, registry, DecodeLimits(), list(range(600)), values, now_ms=NOW_MS, native=NATIVE
+        )
         if not isinstance(item, NativeRun)
     ]
     # What the extension leaves to Python: the first event of each window (0, 240, 480),
@@ -282,11 +317,24 @@ def test_a_stream_of_valid_events_is_folded_natively_with_the_same_counts() -> N
 
 def test_class_probabilities_are_binned_as_their_argmax_class_on_both_paths() -> None:
     values: list[bytes | None] = [
-        orjson.dumps({"model_id": "router", "timestamp": START_MS + i, "features": {"amount": i},
-                      "prediction": p})  # fmt: skip
+        orjson.dumps(
+            {
+                "model_id": "router",
+                "timestamp": START_MS + i,
+                "features": {"amount": i},
+                "prediction": p,
+            }
+        )
         for i, p in enumerate(
-            [{"a": 0.2, "b": 0.8}, {"b": 0.5, "a": 0.5}, {"c": 1, "a": 0.5}, {"z": 0.9, "a": 0.1},
-             "b", 0.3, {"a": 0.5, "b": 0.5, "c": 0.5}]  # fmt: skip
+            [
+                {"a": 0.2, "b": 0.8},
+                {"b": 0.5, "a": 0.5},
+                {"c": 1, "a": 0.5},
+                {"z": 0.9, "a": 0.1},
+                "b",
+                0.3,
+                {"a": 0.5, "b": 0.5, "c": 0.5},
+            ]
         )
     ]
     _same(values)
@@ -332,7 +380,7 @@ def test_native_parser_fuzz_random_bytes_and_mutations() -> None:
     for _ in range(4000):
         inputs.append(bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64))))
         inputs.append(bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 64))))
-        raw = bytearray(rng.choice(seeds))
+        raw = bytearray(rng.choice(seeds))  # mutated in place, then frozen
         for _ in range(rng.randint(1, 4)):
             pos = rng.randrange(len(raw))
             op = rng.randint(0, 2)
@@ -346,15 +394,15 @@ def test_native_parser_fuzz_random_bytes_and_mutations() -> None:
     inputs.append(b"[" * 100_000 + b"]" * 100_000)
     inputs.append(b'{"trace":' + b"[" * 100_000)
     accepted = 0
-    for raw in inputs:
-        verdict = NATIVE.check(raw)
+    for data in inputs:
+        verdict = NATIVE.check(data)
         if verdict is None:
             continue
         accepted += 1
         try:
-            event = decode_event(raw)
+            event = decode_event(data)
         except DecodeError as err:  # pragma: no cover - the failure this test exists for
-            pytest.fail(f"native accepted what Python rejects ({err}): {raw!r}")
+            pytest.fail(f"native accepted what Python rejects ({err}): {data!r}")
         assert verdict == (event.model_id, event.timestamp_ms)
     assert accepted > 100  # the mutations keep many records valid: the check is exercised
     # The whole fold on the same bytes: no crash, outcomes as the Python path's.
