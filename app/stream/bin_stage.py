@@ -44,6 +44,7 @@ from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.errors import DriftlineError
+from app.native import status_line as native_status_line
 from app.native.folder import NativeRun, fold_records
 from app.pipeline.fold import Rejected, SourceRecord
 from app.stream import kafka, membership
@@ -116,6 +117,7 @@ class BinStage:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
+        log.info("stage 1: decode and bin %s", native_status_line())
         self.consumer = kafka.consumer(
             s,
             group_id=s.stage1_group(),
