@@ -126,7 +126,7 @@ def _analyze_seconds(env: dict[str, str], events: Path, baseline: Path, out: Pat
     t0 = time.perf_counter()
     _cli(["analyze", "--input", str(events), "--baseline", str(baseline), "--out", str(out),
           "--window-seconds", "60", "--allowed-lateness-seconds", "5",
-          "--no-progress"], env)  # fmt: skip
+          "--emitted-at", "2026-12-01T00:00:00Z", "--no-progress"], env)  # fmt: skip
     return time.perf_counter() - t0
 
 
