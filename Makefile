@@ -24,7 +24,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(VENV)/.installed .tools/promtool ## Create the virtualenv and install Driftline with its dev tools (and promtool)
+# The native decode-and-bin extension (app/native, Rust + PyO3, built by maturin through
+# pip). Optional: without cargo, or when the build fails, Driftline uses its pure-Python
+# path and this says so in one line (the build log is in $(VENV)/native-build.log).
+NATIVE_SRC := $(wildcard app/native/src/*.rs) app/native/Cargo.toml app/native/Cargo.lock app/native/pyproject.toml
+$(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
+	@if $(PY) -m pip install --quiet ./app/native >$(VENV)/native-build.log 2>&1; then \
+		echo "setup: native decode-and-bin extension built (app/native)"; \
+	else \
+		$(PY) -m pip uninstall --quiet --yes driftline-native >/dev/null 2>&1; \
+		echo "setup: the native extension did not build (needs cargo; see $(VENV)/native-build.log); Driftline uses the pure-Python path" >&2; \
+	fi
+	@touch $@
+
+setup: $(VENV)/.installed $(VENV)/.native .tools/promtool ## Create the virtualenv and install Driftline with its dev tools (the native extension, promtool)
 
 # promtool checks /metrics in the tests; from Debian's prometheus package, unpacked under
 # .tools/ (deploy/prometheus/promtool.sh). Without it setup goes on: only that check fails.

@@ -377,6 +377,23 @@ class WindowHistogram:
             entry[0] += 1
             entry[2] |= _kind_bit(value)
 
+    def add_counts(self, n_events: int, counts: Sequence[int]) -> None:
+        """Add ``n_events`` events counted elsewhere (the compiled path, ``app.native``):
+        ``counts`` is flat, per baseline feature in order ``[nulls, unseen, mismatched,
+        *cells]`` (the layout of ``to_dict``'s features). Counts add, so pending batched
+        events need no flush first."""
+        self.n_events += n_events
+        pos = 0
+        for i, k in enumerate(self.layout.n_cells):
+            self._nulls[i] += counts[pos]
+            self._unseen[i] += counts[pos + 1]
+            self._mismatched[i] += counts[pos + 2]
+            cells = self._cells[i]
+            for j, c in enumerate(counts[pos + 3 : pos + 3 + k]):
+                if c:
+                    cells[j] += c
+            pos += 3 + k
+
     # -- derived counts --------------------------------------------------------------------
     def present(self, index: int) -> int:
         """Events in which feature ``index`` appeared (any value, null included)."""

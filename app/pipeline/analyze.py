@@ -33,9 +33,12 @@ from typing import Any
 
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
-from app.contracts.events import DeadLetterReason, DecodeError, PredictionEvent
+from app.contracts.events import DEFAULT_LIMITS, DeadLetterReason, DecodeError, PredictionEvent
 from app.errors import InputError
 from app.files.readers import Format, detect_format
+from app.native.folder import NativeFolder, NativeRun
+from app.native.jsonl import native_jsonl_events
+from app.native.loader import load
 from app.pipeline.analyze_jsonl import jsonl_events
 from app.pipeline.analyze_summary import (
     Analysis,
@@ -135,6 +138,14 @@ def iter_analysis(
             "prediction events with their own model_id, timestamp and prediction",
             path=p,
         )
+    module = load()
+    if module is not None:  # the compiled path (app.native), same outcomes
+        folder = NativeFolder(
+            module, run.binner, run.registry, DEFAULT_LIMITS, frozenset({baseline.model_id})
+        )
+        return run.drive(
+            native_jsonl_events(p, folder, run.now_ms, on_progress, check=run.too_far_ahead)
+        )
     return run.drive(jsonl_events(p, on_progress, check=run.too_far_ahead))
 
 
@@ -214,6 +225,17 @@ class _Run:
             return []
         return outputs
 
+    def _native_run(self, run: NativeRun) -> None:
+        s = self.summary
+        for model_id, n in run.skipped.items():
+            s.skipped[model_id] += n
+        s.events += sum(run.events.values())
+        if run.min_ts_ms is not None and run.max_ts_ms is not None:
+            if s.first_event_ms is None or run.min_ts_ms < s.first_event_ms:
+                s.first_event_ms = run.min_ts_ms
+            if s.last_event_ms is None or run.max_ts_ms > s.last_event_ms:
+                s.last_event_ms = run.max_ts_ms
+
     def too_far_ahead(self, event: PredictionEvent) -> DecodeError | None:
         """The future bound, applied as live workers apply it: after the model filter, with
         the reason they dead-letter the event by. The sources call it, so that a CSV record
@@ -237,12 +259,18 @@ class _Run:
         self.summary.seconds = time.perf_counter() - self.started
 
     # -- the input: a source of events ---------------------------------------------------
-    def drive(self, source: Iterator[SourceItem]) -> Iterator[Document]:
+    def drive(
+        self, source: Iterator[SourceItem] | Iterator[SourceItem | tuple[NativeRun, None]]
+    ) -> Iterator[Document]:
         """Every record of ``source`` through the window run, then the end of the file."""
         self.started = time.perf_counter()
         summary = self.summary
         index = -1
         for item, line in source:
+            if isinstance(item, NativeRun):  # folded by the extension: no outputs
+                index += item.stop - item.begin
+                self._native_run(item)
+                continue
             index += 1
             if isinstance(item, DecodeError):
                 self.binner.skip(index)

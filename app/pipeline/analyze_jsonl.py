@@ -4,11 +4,11 @@ stream gives the same bytes. Blank lines are formatting, not events: skipped, no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from app.contracts.decode import decode_event
-from app.contracts.events import DEFAULT_LIMITS, DecodeError
+from app.contracts.events import DEFAULT_LIMITS, DecodeError, PredictionEvent
 from app.errors import InputError
 from app.pipeline.analyze_summary import EventCheck, ProgressHandler, SourceItem
 
@@ -23,8 +23,6 @@ def jsonl_events(
         f = open(path, "rb")  # noqa: SIM115 - closed in finally; the generator may pause
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
-    limits = DEFAULT_LIMITS
-    max_bytes = limits.max_bytes
     decode = decode_event
     consumed = 0
     try:
@@ -32,20 +30,29 @@ def jsonl_events(
             consumed += len(raw)
             if on_progress is not None and lineno % PROGRESS_EVERY == 0:
                 on_progress(consumed)
-            if raw.isspace():
-                continue
-            if len(raw) > max_bytes:
-                raw = raw.rstrip(b"\r\n")  # the line break is not part of the event
-            try:
-                event = decode(raw, limits=limits)
-            except DecodeError as err:
-                yield err, lineno
-                continue
-            error = check(event) if check is not None else None
-            yield (event if error is None else error), lineno
+            item = line_item(raw, check, decode)
+            if item is not None:
+                yield item, lineno
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
     finally:
         f.close()
     if on_progress is not None:
         on_progress(consumed)
+
+
+def line_item(
+    raw: bytes, check: EventCheck | None, decode: Callable[..., PredictionEvent] = decode_event
+) -> PredictionEvent | DecodeError | None:
+    """One line's verdict: the event, or the error it is reported with; None for a blank
+    line (not a record)."""
+    if raw.isspace():
+        return None
+    if len(raw) > DEFAULT_LIMITS.max_bytes:
+        raw = raw.rstrip(b"\r\n")  # the line break is not part of the event
+    try:
+        event = decode(raw, limits=DEFAULT_LIMITS)
+    except DecodeError as err:
+        return err
+    error = check(event) if check is not None else None
+    return event if error is None else error

@@ -44,7 +44,9 @@ from app.codecs.stage1_snapshot import restore_snapshot, snapshot_to_bytes
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.errors import DriftlineError
-from app.pipeline.fold import Rejected, SourceRecord, fold_record
+from app.native import status_line as native_status_line
+from app.native.folder import NativeRun, fold_records
+from app.pipeline.fold import Rejected, SourceRecord
 from app.stream import kafka, membership
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
@@ -115,6 +117,7 @@ class BinStage:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
+        log.info("stage 1: decode and bin %s", native_status_line())
         self.consumer = kafka.consumer(
             s,
             group_id=s.stage1_group(),
@@ -192,19 +195,28 @@ class BinStage:
         valid: Counter[str] = Counter()
         late: Counter[str] = Counter()
         now_ms = int(time.time() * 1000)  # "when read", for the future bound and idleness
-        for rec in records:
-            if binner.already_applied(rec.offset):
-                continue  # redelivered; its effect is already in the restored snapshot
-            owned.pending += 1
-            result = fold_record(
-                binner, self.registry, self.limits, rec.offset, rec.value, now_ms=now_ms
-            )
+        # Offsets rise within a batch: the records already applied are a prefix.
+        first = 0
+        while first < len(records) and binner.already_applied(records[first].offset):
+            first += 1  # redelivered; its effect is already in the restored snapshot
+        todo = records[first:]
+        owned.pending += len(todo)
+        offsets = [rec.offset for rec in todo]
+        values = [rec.value for rec in todo]
+        for item in fold_records(
+            binner, self.registry, self.limits, offsets, values, now_ms=now_ms
+        ):
+            if isinstance(item, NativeRun):  # valid events folded, nothing to emit
+                seen.update(item.events)
+                valid.update(item.events)
+                continue
+            i, result = item
             if result is None:
                 continue
             if isinstance(result, Rejected):
                 if result.model_id is not None:
                     seen[result.model_id] += 1
-                await self._dead_letter(rec, result, now_ms)
+                await self._dead_letter(todo[i], result, now_ms)
                 if result.reason == "late" and result.model_id is not None:
                     late[result.model_id] += 1
                 continue

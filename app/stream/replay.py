@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
@@ -31,8 +32,9 @@ from app.codecs.window_result import encode_window_result
 from app.config import Settings
 from app.contracts.decode import DecodeLimits
 from app.errors import DriftlineError
+from app.native.folder import NativeRun, fold_records
 from app.pipeline.close import WindowCloser, histogram_ops
-from app.pipeline.fold import Rejected, fold_record
+from app.pipeline.fold import Rejected
 from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
@@ -160,19 +162,14 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
             pending = 0
             while not done:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
-                for msg in batch.get(tp, []):
-                    if msg.offset >= r.stop:
-                        done = True
-                        break
-                    pending += 1
-                    rejected = _one(msg, binner, run, registry, limits, models)
-                    if rejected is not None:
-                        run.invalid[rejected.reason] = run.invalid.get(rejected.reason, 0) + 1
-                        doc = rejected.letter(msg, received_at_ms=int(time.time() * 1000))
-                        await producer.send(job.deadletter_topic, orjson.dumps(doc), key=msg.key)
-                    if msg.offset >= r.stop - 1:
-                        done = True
-                        break
+                msgs = batch.get(tp, [])
+                todo = [msg for msg in msgs if msg.offset < r.stop]
+                done = len(todo) < len(msgs) or (bool(todo) and todo[-1].offset >= r.stop - 1)
+                pending += len(todo)
+                for rejected, msg in _fold(todo, binner, run, registry, limits, models):
+                    run.invalid[rejected.reason] = run.invalid.get(rejected.reason, 0) + 1
+                    doc = rejected.letter(msg, received_at_ms=int(time.time() * 1000))
+                    await producer.send(job.deadletter_topic, orjson.dumps(doc), key=msg.key)
                 if progress is not None and pending:
                     with progress.get_lock():
                         progress.value += pending
@@ -183,29 +180,41 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
     return runs
 
 
-def _one(
-    msg: Any,
+def _fold(
+    msgs: list[Any],
     binner: PartitionBinner,
     run: PartitionRun,
     registry: BaselineRegistry,
     limits: DecodeLimits,
     models: frozenset[str],
-) -> Rejected | None:
-    """Fold one record in; returns the rejection when it is a dead letter."""
+) -> Iterator[tuple[Rejected, Any]]:
+    """Fold records in (in order); yields each dead letter's rejection with its record."""
     # "When read": the record's own timestamp (when it was written, so about when a live
     # worker that kept up read it), so replay applies the future bound as live did.
-    now_ms = msg.timestamp if msg.timestamp > 0 else int(time.time() * 1000)
-    result = fold_record(binner, registry, limits, msg.offset, msg.value, models, now_ms=now_ms)
-    if result is None:
-        return None
-    if isinstance(result, Rejected):
-        return result
-    run.outputs.extend(result.outputs)
-    run.events += 1
-    if run.first_ts_ms is None:
-        run.first_ts_ms = result.timestamp_ms
-    run.last_ts_ms = result.timestamp_ms
-    return None
+    wall_ms = int(time.time() * 1000)
+    nows = [msg.timestamp if msg.timestamp > 0 else wall_ms for msg in msgs]
+    offsets = [msg.offset for msg in msgs]
+    values = [msg.value for msg in msgs]
+    for item in fold_records(binner, registry, limits, offsets, values, models, now_ms=nows):
+        if isinstance(item, NativeRun):
+            n = sum(item.events.values())
+            if n:
+                run.events += n
+                if run.first_ts_ms is None:
+                    run.first_ts_ms = item.first_ts_ms
+                run.last_ts_ms = item.last_ts_ms
+            continue
+        i, result = item
+        if result is None:
+            continue
+        if isinstance(result, Rejected):
+            yield result, msgs[i]
+            continue
+        run.outputs.extend(result.outputs)
+        run.events += 1
+        if run.first_ts_ms is None:
+            run.first_ts_ms = result.timestamp_ms
+        run.last_ts_ms = result.timestamp_ms
 
 
 def _child(job: Job, progress: Synchronized[int], out: Any) -> None:

@@ -220,6 +220,38 @@ class PartitionBinner:
         """Each model's event time on this partition (largest read or reached by idleness)."""
         return {m: c.max_ts_ms for m, c in self._clocks.items()}
 
+    # -- the compiled path (app.native) ------------------------------------------------
+    def model_clocks(self) -> list[tuple[str, int, int | None]]:
+        """(model, max_ts_ms, closed_upto_ms) of every model with a clock here."""
+        return [(m, c.max_ts_ms, c.closed_upto_ms) for m, c in self._clocks.items()]
+
+    def open_entries(self) -> list[tuple[str, int, Accumulator]]:
+        """(model, window start, accumulator) of every open window."""
+        return [(m, start, entry[1]) for (m, start), entry in self._open.items()]
+
+    def add_folded(
+        self,
+        windows: Sequence[tuple[str, int, int, int, int]],
+        clocks: Sequence[tuple[str, int, int]],
+        applied_offset: int,
+    ) -> None:
+        """Record events folded elsewhere (``app.native``) into open windows whose
+        accumulators already hold their counts, exactly as ``on_event`` would have for
+        events that close nothing: ``windows`` (model, start, events, first offset, last
+        offset); ``clocks`` (model, max_ts_ms, wall time its last event was read) of each
+        model with such events; ``applied_offset`` the last record handled."""
+        for model_id, start, n, first, last in windows:
+            partial = self._open[(model_id, start)][0]
+            partial.n_events += n
+            if partial.first_offset is None:
+                partial.first_offset = first
+            partial.last_offset = last
+        for model_id, max_ts_ms, read_at_ms in clocks:
+            clock = self._clocks[model_id]
+            clock.max_ts_ms = clock.read_ts_ms = max_ts_ms
+            clock.read_at_ms = read_at_ms
+        self.applied_offset = applied_offset
+
     # -- internals ---------------------------------------------------------------------
     def _new_window(self, model_id: str, start: int) -> tuple[Partial, Accumulator, Baseline]:
         baseline = self.choose_baseline(model_id, start)

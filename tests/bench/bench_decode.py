@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 
 import orjson
 
 from app.contracts import decode_event, format_rfc3339_ms
+from app.native import load, status_line
 
 COUNT = 200_000
 REPEATS = 5
@@ -40,13 +42,13 @@ def typical_event(ts: str | int) -> bytes:
     return orjson.dumps(doc)
 
 
-def _rate(messages: list[bytes]) -> float:
+def _rate(messages: list[bytes], decode: Callable[[bytes], object]) -> float:
     """Best events/s over REPEATS passes (the least disturbed by other processes)."""
     best = float("inf")
     for _ in range(REPEATS):
         start = time.perf_counter()
         for raw in messages:
-            decode_event(raw)
+            decode(raw)
         best = min(best, time.perf_counter() - start)
     return len(messages) / best
 
@@ -68,13 +70,24 @@ def run() -> None:
         f"best of {REPEATS} passes"
     )
     print(f"event: 20 numeric + 5 categorical features, score prediction, {size} bytes")
+    native = load()
+    if native is None:
+        print(f"native parse + checks: not measured ({status_line()})")
+    else:
+        print("each line: decode_event (orjson + the checks, Python objects), then the native")
+        print("parser's verdict on the same bytes (driftline_native.check, no Python objects)")
     for label, messages in [
         ("RFC 3339 text, live stream", stream_text),
         ("epoch-ms integer, live stream", stream_epoch),
         ("RFC 3339 text, every event a new second", scattered),
     ]:
-        rate = _rate(messages)
-        print(f"  {label:42s} {rate:>12,.0f} events/s  {1e6 / rate:6.2f} us/event")
+        rate = _rate(messages, decode_event)
+        line = f"  {label:42s} {rate:>12,.0f} events/s  {1e6 / rate:6.2f} us/event"
+        if native is not None:
+            fast = _rate(messages, native.check)
+            line += f" | native {fast:>12,.0f} events/s  {1e6 / fast:6.2f} us/event"
+        print(line)
+    print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores while measuring)")
 
 
 if __name__ == "__main__":

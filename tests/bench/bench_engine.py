@@ -16,6 +16,8 @@ from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps, WindowHistogram
 from app.codecs.window_result import encode_window_result
 from app.contracts.decode import DecodeLimits, decode_event
+from app.native import NativeModule, load, status_line
+from app.native.folder import fold_records
 from app.pipeline.fold import fold_record
 from app.pipeline.results import WindowResult
 from app.stats.decision import evaluate_window
@@ -26,6 +28,7 @@ from tests.factories import categorical_from_values, make_baseline, numeric_from
 
 EVENTS = 200_000
 REPEATS = 3
+FOLD_BATCH = 5000  # records per consumer batch (replay's getmany max_records)
 BINS = 20  # app.baseline.build default
 TOP_K = 50  # app.baseline.build default
 START_MS = 1_795_762_800_000
@@ -100,20 +103,31 @@ def _ingest_rate(baseline: Baseline, raw: list[bytes]) -> tuple[float, float, fl
     return len(raw) / both, len(raw) / plain, len(raw) / binning
 
 
-def _fold_rate(baseline: Baseline, raw: list[bytes]) -> float:
-    """Events/s of the whole per-event path of stage 1: fold_record (decode, baseline
-    choice, per-model clock, binning), best of REPEATS."""
+def _fold_rate(baseline: Baseline, raw: list[bytes], native: NativeModule | None) -> float:
+    """Events/s of stage 1's whole fold (decode, baseline choice, per-model clock,
+    binning) in consumer batches of FOLD_BATCH records, through the native path or
+    (None) fold_record per record, best of REPEATS."""
     registry = BaselineRegistry()
     registry.add(baseline, 0)
     limits = DecodeLimits()
     best = float("inf")
+    values: list[bytes | None] = list(raw)
     for _ in range(REPEATS):
         binner = PartitionBinner(
             0, WindowSpec.from_seconds(3600, 60), HistogramOps(), registry.choose
         )
         start = time.perf_counter()
-        for offset, msg in enumerate(raw):
-            fold_record(binner, registry, limits, offset, msg, now_ms=START_MS)
+        if native is None:
+            for offset, msg in enumerate(raw):
+                fold_record(binner, registry, limits, offset, msg, now_ms=START_MS)
+        else:
+            for at in range(0, len(values), FOLD_BATCH):
+                batch = values[at : at + FOLD_BATCH]
+                offsets = range(at, at + len(batch))
+                for _item in fold_records(
+                    binner, registry, limits, offsets, batch, now_ms=START_MS, native=native
+                ):
+                    pass
         binner.on_end()
         best = min(best, time.perf_counter() - start)
     return len(raw) / best
@@ -151,11 +165,20 @@ def run() -> None:
     )
     print(f"    orjson.loads + bin {plain:>10,.0f} events/s  ({1e6 / plain:.2f} us/event)")
     print(f"    bin only           {binning:>10,.0f} events/s  ({1e6 / binning:.2f} us/event)")
-    folded = _fold_rate(baseline, raw)
+    folded = _fold_rate(baseline, raw, None)
     print(
         f"    fold_record        {folded:>10,.0f} events/s  ({1e6 / folded:.2f} us/event; "
-        "decode + baseline choice + event-time clock + bin)"
+        "decode + baseline choice + event-time clock + bin; the pure-Python path)"
     )
+    native = load()
+    if native is None:
+        print(f"    native fold        not measured: {status_line()}")
+    else:
+        fast = _fold_rate(baseline, raw, native)
+        print(
+            f"    native fold        {fast:>10,.0f} events/s  ({1e6 / fast:.2f} us/event; the "
+            f"same fold through app.native in batches of {FOLD_BATCH:,}: {fast / folded:.1f}x)"
+        )
     print(f"    (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores while measuring)")
 
     wide = _baseline(40, 10, rng)

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from app.config import Settings
+from app.native import status_line
 from app.stream.admin import create_topics
 from app.stream.publish import produce_events
 from tests.factories import write_csv
@@ -114,11 +115,23 @@ def _cli(args: list[str], env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def _replay_seconds(env: dict[str, str], workers: int) -> float:
+def _replay_seconds(env: dict[str, str], workers: int, tag: str = "") -> float:
     t0 = time.perf_counter()
     _cli(["replay", "--from", "earliest", "--workers", str(workers), "--no-progress",
-          "--output-suffix", f".bench{workers}"], env)  # fmt: skip
+          "--output-suffix", f".bench{tag}{workers}"], env)  # fmt: skip
     return time.perf_counter() - t0
+
+
+def _analyze_seconds(env: dict[str, str], events: Path, baseline: Path, out: Path) -> float:
+    t0 = time.perf_counter()
+    _cli(["analyze", "--input", str(events), "--baseline", str(baseline), "--out", str(out),
+          "--window-seconds", "60", "--allowed-lateness-seconds", "5",
+          "--emitted-at", "2026-12-01T00:00:00Z", "--no-progress"], env)  # fmt: skip
+    return time.perf_counter() - t0
+
+
+def _paths(native: str, python: str) -> str:
+    return f"native {native} | pure Python {python}"
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -282,6 +295,10 @@ def run() -> None:
                                    ((None, v) for v in values),
                                    partition_of=lambda i: i % PARTITIONS))  # fmt: skip
         produce_s = time.perf_counter() - t0
+        events_file = work / "events.jsonl"
+        with events_file.open("wb") as f:
+            for v in values:
+                f.write(v + b"\n")
         del values
         print(f"conditions: {total:,} events, {N_NUM} numeric + {N_CAT} categorical features, "
               f"{size:.0f} B/event, {PARTITIONS} partitions, 20 windows of 60 s event time, "
@@ -292,16 +309,36 @@ def run() -> None:
         )
         bare = asyncio.run(_bare_consumer_rate(settings.topic_predictions, total))
         print(f"bare aiokafka consumer (ceiling): {bare:,.0f} events/s")
+        # Both decode-and-bin paths in the same run (DRIFTLINE_NATIVE=0: pure Python).
+        print(f"native extension: {status_line()}; load average {os.getloadavg()[0]:.2f}")
+        py_env = _env(prefix, f"{prefix}-p1", DRIFTLINE_NATIVE="0")
         one, rss1 = _run_workers(1, env, work, total)
-        print(f"1 Driftline worker: {one:,.0f} events/s ({one / bare:.0%} of bare), "
-              f"peak RSS {rss1:.0f} MiB")  # fmt: skip
+        py_one, py_rss1 = _run_workers(1, py_env, work, total)
+        print("1 Driftline worker: " + _paths(
+            f"{one:,.0f} events/s ({one / bare:.0%} of bare), peak RSS {rss1:.0f} MiB",
+            f"{py_one:,.0f} events/s ({py_one / bare:.0%}), "
+            f"peak RSS {py_rss1:.0f} MiB"))  # fmt: skip
         two, rss2 = _run_workers(2, _env(prefix, f"{prefix}-w2"), work, total)
-        print(f"2 Driftline workers: {two:,.0f} events/s ({two / bare:.0%} of bare), "
-              f"peak RSS per worker {rss2:.0f} MiB")  # fmt: skip
+        py_two, py_rss2 = _run_workers(2, _env(prefix, f"{prefix}-p2", DRIFTLINE_NATIVE="0"),
+                                       work, total)  # fmt: skip
+        print("2 Driftline workers: " + _paths(
+            f"{two:,.0f} events/s ({two / bare:.0%} of bare, {two / one:.2f}x one), peak RSS "
+            f"per worker {rss2:.0f} MiB",
+            f"{py_two:,.0f} events/s ({py_two / bare:.0%}), {py_rss2:.0f} MiB"))  # fmt: skip
         for n in (1, 2):
             seconds = _replay_seconds(env, n)
-            print(f"replay of the same topic, --workers {n}: {total / seconds:,.0f} events/s "
-                  f"({seconds:.1f} s including startup and result production)")  # fmt: skip
+            py_seconds = _replay_seconds({**env, "DRIFTLINE_NATIVE": "0"}, n, "py")
+            print(f"replay of the same topic, --workers {n} (including startup and result "
+                  "production): " + _paths(
+                      f"{total / seconds:,.0f} events/s ({total / seconds / bare:.0%} of bare)",
+                      f"{total / py_seconds:,.0f} events/s"))  # fmt: skip
+        seconds = _analyze_seconds(env, events_file, baseline, work / "analyze.jsonl")
+        py_seconds = _analyze_seconds({**env, "DRIFTLINE_NATIVE": "0"}, events_file, baseline,
+                                      work / "analyze-py.jsonl")  # fmt: skip
+        same = (work / "analyze.jsonl").read_bytes() == (work / "analyze-py.jsonl").read_bytes()
+        print("driftline analyze, the same events as JSONL (including startup): " + _paths(
+            f"{total / seconds:,.0f} events/s", f"{total / py_seconds:,.0f} events/s")
+            + f"; identical output: {same}")  # fmt: skip
         res_lag, alert_lag = asyncio.run(_latency(prefix, work, baseline))
         print(f"live-paced, 2 s windows, 1 s lateness, ~2,000 events/s: window closable -> "
               f"result p50 {_pct(res_lag, 50):.2f} s p99 {_pct(res_lag, 99):.2f} s "

@@ -1,0 +1,309 @@
+//! Driftline's compiled decode-and-bin path (the Python side: `app/native/`).
+//!
+//! `fold` reads a batch of raw record values in order and folds each valid event of a
+//! known model into its open window's counts, with no Python object per event or per
+//! feature. It stops at the first record it is not sure about -- anything invalid or
+//! unusual, and every record that would change the binner's state beyond "one more event
+//! in an open window and a clock that closes nothing": a model without a clock here, a
+//! window not open yet, a late or future event, a clock advance that closes a window. The
+//! Python path then folds that record (and writes its dead letter) and calls `fold` again
+//! after it. So every record's outcome is the Python path's by construction.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+mod event;
+mod plan;
+mod time;
+
+use event::{parse, Limits, Parsed, Prediction, Scalar};
+use plan::{Feature, FnvMap, Kind, Plan};
+
+type FeatureSpec = (usize, Option<Vec<f64>>, Option<Vec<(String, usize)>>, usize, bool, bool, bool);
+
+fn feature(spec: FeatureSpec) -> PyResult<Feature> {
+    let (offset, edges, lookup, other, complete, numbers_native, bools_native) = spec;
+    let kind = match (edges, lookup) {
+        (Some(edges), None) => {
+            if edges.iter().any(|e| !e.is_finite()) {
+                return Err(PyValueError::new_err("numeric edges must be finite"));
+            }
+            Kind::Numeric(edges)
+        }
+        (None, Some(lookup)) => {
+            let float_keys = lookup.iter().any(|(k, _)| k.contains(['.', 'e', 'E']));
+            Kind::Categorical {
+                lookup: lookup.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect(),
+                other,
+                complete,
+                numbers_native,
+                bools_native,
+                float_keys,
+            }
+        }
+        _ => return Err(PyValueError::new_err("a feature has edges or a lookup, not both")),
+    };
+    Ok(Feature { offset, kind })
+}
+
+/// A baseline's binning plan, built once from its `HistogramLayout` (`app/native/plans.py`).
+#[pyclass(name = "Plan", frozen, module = "driftline_native")]
+struct PyPlan {
+    plan: Plan,
+}
+
+#[pymethods]
+impl PyPlan {
+    /// `size`: length of a window's flat counts; `features`: (name, spec) of each feature
+    /// (role "feature"); `prediction`: the prediction feature's spec, or None.
+    #[new]
+    fn new(
+        size: usize,
+        features: Vec<(String, FeatureSpec)>,
+        prediction: Option<FeatureSpec>,
+    ) -> PyResult<Self> {
+        let mut by_name: FnvMap<Vec<u8>, usize> = FnvMap::default();
+        let mut names = Vec::new();
+        let mut feats = Vec::new();
+        for (name, spec) in features {
+            let f = feature(spec)?;
+            if f.offset + 3 > size {
+                return Err(PyValueError::new_err("feature offset beyond the counts"));
+            }
+            by_name.insert(name.clone().into_bytes(), feats.len());
+            names.push(name.into_bytes());
+            feats.push(f);
+        }
+        let prediction = prediction.map(feature).transpose()?;
+        Ok(PyPlan { plan: Plan { size, by_name, names, features: feats, prediction } })
+    }
+}
+
+/// One open window the batch may fold into.
+struct Window<'p> {
+    model: usize,
+    start: i64,
+    plan: &'p Plan,
+    counts: Vec<i64>,
+    n: u64,
+    first: usize,
+    last: usize,
+}
+
+struct Model {
+    id: Vec<u8>,
+    max_ts: i64,
+    closed: Option<i64>,
+}
+
+/// Bin one parsed event with `plan`: the flat count slots to add one to, or None.
+fn bin(raw: &[u8], ev: &Parsed, plan: &Plan, slots: &mut Vec<usize>, seen: &mut Vec<bool>, guess: &mut Vec<usize>) -> Option<()> {
+    slots.clear();
+    seen.clear();
+    seen.resize(plan.features.len(), false);
+    for (j, &((s, e), value)) in ev.features.iter().enumerate() {
+        let name = &raw[s..e];
+        // Producers write their keys in the same order event after event: try the index
+        // that held this position last time before hashing.
+        let k = match guess.get(j) {
+            Some(&k) if k < plan.names.len() && plan.names[k] == name => k,
+            _ => {
+                let k = *plan.by_name.get(name)?; // a feature the baseline lacks: Python
+                if j < guess.len() {
+                    guess[j] = k;
+                } else {
+                    guess.push(k);
+                }
+                k
+            }
+        };
+        if seen[k] {
+            return None; // a duplicated key (orjson keeps the last): Python
+        }
+        seen[k] = true;
+        let f = &plan.features[k];
+        slots.push(f.offset + f.place(raw, value)?);
+    }
+    if let Some(pf) = &plan.prediction {
+        let value = match ev.prediction? {
+            Prediction::Value(v) => v,
+            Prediction::Probs(a, b) => {
+                // argmax; ties go to the first class in sorted order (UTF-8 bytes sort
+                // as code points do).
+                let probs = &ev.probs[a..b];
+                let mut best = probs[0];
+                for &(span, v) in &probs[1..] {
+                    if v > best.1 || (v == best.1 && raw[span.0..span.1] < raw[best.0 .0..best.0 .1]) {
+                        best = (span, v);
+                    }
+                }
+                Scalar::Str(best.0 .0, best.0 .1)
+            }
+        };
+        slots.push(pf.offset + pf.place(raw, value)?);
+    }
+    Some(())
+}
+
+type WindowOut = Option<(u64, usize, usize, Vec<i64>)>;
+
+/// Fold `values[begin..]` until the first record the Python path must take.
+///
+/// `limits`: (max_bytes, max_features, min_ts, max_ts); `spec`: (size_ms, lateness_ms,
+/// max_future_ms, now_ms); `models`: (model_id, max_ts_ms, closed_upto_ms) of each model
+/// with a clock here; `windows`: (model index, start_ms, plan) of each open window whose
+/// baseline the registry still chooses.
+///
+/// `only`: when given, a valid event of a model not in it is skipped (replay's and
+/// analyze's model filter), before the future bound, as the Python path does.
+///
+/// Returns (stop index, each model's max_ts_ms, per window None or (events, first index,
+/// last index, flat counts), (first ts, last ts, min ts, max ts) of folded events or None,
+/// (model_id, count) of skipped events).
+#[pyfunction]
+#[pyo3(signature = (values, begin, limits, spec, models, windows, only = None))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn fold<'py>(
+    values: &Bound<'py, PyList>,
+    begin: usize,
+    limits: (usize, usize, i64, i64),
+    spec: (i64, i64, i64, i64),
+    models: Vec<(String, i64, Option<i64>)>,
+    windows: Vec<(usize, i64, Bound<'py, PyPlan>)>,
+    only: Option<Vec<String>>,
+) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>)> {
+    let only: Option<Vec<Vec<u8>>> = only.map(|v| v.into_iter().map(String::into_bytes).collect());
+    let mut skipped: Vec<(Vec<u8>, u64)> = Vec::new();
+    let limits = Limits { max_bytes: limits.0, max_features: limits.1, min_ts: limits.2, max_ts: limits.3 };
+    let (size, lateness, max_future, now) = spec;
+    if size <= 0 {
+        return Err(PyValueError::new_err("window size must be positive"));
+    }
+    let mut models: Vec<Model> = models
+        .into_iter()
+        .map(|(id, max_ts, closed)| Model { id: id.into_bytes(), max_ts, closed })
+        .collect();
+    let plans: Vec<Bound<'py, PyPlan>> = windows.iter().map(|w| w.2.clone()).collect();
+    let mut wins: Vec<Window> = Vec::with_capacity(windows.len());
+    for ((model, start, _), plan) in windows.iter().zip(&plans) {
+        let plan = &plan.get().plan;
+        if *model >= models.len() {
+            return Err(PyValueError::new_err("window of an unknown model"));
+        }
+        wins.push(Window { model: *model, start: *start, plan, counts: vec![0; plan.size], n: 0, first: 0, last: 0 });
+    }
+    let mut ev = Parsed::default();
+    let (mut slots, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stats: Option<(i64, i64, i64, i64)> = None;
+    let (mut last_model, mut last_win) = (usize::MAX, usize::MAX);
+    let n = values.len();
+    let mut i = begin;
+    while i < n {
+        let item = values.get_item(i)?;
+        let Ok(bytes) = item.cast::<PyBytes>() else { break };
+        let raw = bytes.as_bytes();
+        if parse(raw, &limits, &mut ev).is_none() {
+            break;
+        }
+        let id = &raw[ev.model.0..ev.model.1];
+        if let Some(only) = &only {
+            if !only.iter().any(|m| m == id) {
+                match skipped.iter_mut().find(|(m, _)| m == id) {
+                    Some(entry) => entry.1 += 1,
+                    None => skipped.push((id.to_vec(), 1)),
+                }
+                i += 1;
+                continue;
+            }
+        }
+        let m = if last_model < models.len() && models[last_model].id == id {
+            last_model
+        } else {
+            match models.iter().position(|m| m.id == id) {
+                Some(m) => m,
+                None => break, // no clock yet (or not this run's model): Python
+            }
+        };
+        last_model = m;
+        let ts = ev.ts;
+        if ts - now > max_future {
+            break;
+        }
+        let start = ts - ts.rem_euclid(size);
+        let model = &models[m];
+        if let Some(closed) = model.closed {
+            if start + size <= closed {
+                break; // late
+            }
+        }
+        if ts > model.max_ts {
+            let wm = ts - lateness;
+            let closes = wm - wm.rem_euclid(size);
+            match model.closed {
+                Some(closed) if closes <= closed => {}
+                _ => break, // this event closes windows: Python emits them
+            }
+        }
+        let w = if last_win < wins.len() && wins[last_win].model == m && wins[last_win].start == start {
+            last_win
+        } else {
+            match wins.iter().position(|w| w.model == m && w.start == start) {
+                Some(w) => w,
+                None => break, // a window to open: Python
+            }
+        };
+        last_win = w;
+        let win = &mut wins[w];
+        if bin(raw, &ev, win.plan, &mut slots, &mut seen, &mut guess).is_none() {
+            break;
+        }
+        for &s in &slots {
+            win.counts[s] += 1;
+        }
+        if win.n == 0 {
+            win.first = i;
+        }
+        win.n += 1;
+        win.last = i;
+        let model = &mut models[m];
+        if ts > model.max_ts {
+            model.max_ts = ts;
+        }
+        stats = Some(match stats {
+            None => (ts, ts, ts, ts),
+            Some((first, _, lo, hi)) => (first, ts, lo.min(ts), hi.max(ts)),
+        });
+        i += 1;
+    }
+    let out = wins
+        .into_iter()
+        .map(|w| if w.n == 0 { None } else { Some((w.n, w.first, w.last, w.counts)) })
+        .collect();
+    let skipped = skipped
+        .into_iter()
+        .map(|(id, n)| (String::from_utf8(id).unwrap_or_default(), n))
+        .collect();
+    Ok((i, models.iter().map(|m| m.max_ts).collect(), out, stats, skipped))
+}
+
+/// The native verdict on one record: (model_id, epoch ms) when it is surely a valid
+/// event, else None. For tests and the fuzz run.
+#[pyfunction]
+#[pyo3(signature = (raw, max_bytes = 1 << 20, max_features = 1000, min_ts = 946_684_800_000, max_ts = 4_102_444_800_000))]
+fn check(raw: &[u8], max_bytes: usize, max_features: usize, min_ts: i64, max_ts: i64) -> Option<(String, i64)> {
+    let limits = Limits { max_bytes, max_features, min_ts, max_ts };
+    let mut ev = Parsed::default();
+    parse(raw, &limits, &mut ev)?;
+    let id = std::str::from_utf8(&raw[ev.model.0..ev.model.1]).ok()?;
+    Some((id.to_owned(), ev.ts))
+}
+
+#[pymodule]
+fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPlan>()?;
+    m.add_function(wrap_pyfunction!(fold, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add("ABI", 1)?;
+    Ok(())
+}

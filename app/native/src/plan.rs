@@ -1,0 +1,173 @@
+//! A baseline's binning plan (`app/binning/plans.py`) and `place`, its rule for one value.
+//!
+//! Counts are one flat vector per window, per baseline feature `[nulls, unseen, mismatched,
+//! *cells]` at the feature's offset (the layout of `WindowHistogram.to_dict`).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::event::Scalar;
+
+/// FNV-1a: short keys, no hostile input to fear (a plan's keys come from its baseline).
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+pub enum Kind {
+    /// Edges with the last one nudged up by one ulp (`bisect_right` gives the cell).
+    Numeric(Vec<f64>),
+    Categorical {
+        lookup: FnvMap<Vec<u8>, usize>,
+        other: usize,
+        complete: bool,
+        numbers_native: bool,
+        bools_native: bool,
+        /// Some key could be the `repr` of a non-integral float ('.' or 'e' in it): such a
+        /// float value is not placed here (Python's repr is the rule).
+        float_keys: bool,
+    },
+}
+
+pub struct Feature {
+    pub offset: usize,
+    pub kind: Kind,
+}
+
+pub const NULL: usize = 0;
+#[allow(dead_code)] // the layout's slot; unseen values go to Python, which keeps their text
+pub const UNSEEN: usize = 1;
+pub const MISMATCHED: usize = 2;
+pub const CELLS: usize = 3;
+
+/// CPython's `bisect_right`, step for step (the same answer for any edges).
+#[inline]
+fn bisect_right(edges: &[f64], x: f64) -> usize {
+    let (mut lo, mut hi) = (0, edges.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if x < edges[mid] {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// Integers float64 holds exactly: beyond, Python compares an int with an edge exactly
+/// and a conversion could round across it.
+const EXACT: u64 = 1 << 53;
+
+fn itoa(v: i64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    let neg = v < 0;
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+impl Feature {
+    /// The slot (relative to `offset`) of `value`, or None when not sure.
+    #[inline]
+    pub fn place(&self, raw: &[u8], value: Scalar) -> Option<usize> {
+        match &self.kind {
+            Kind::Numeric(edges) => Some(match value {
+                Scalar::Float(v) => CELLS + bisect_right(edges, v),
+                Scalar::Int(v) => {
+                    if v.unsigned_abs() >= EXACT {
+                        return None;
+                    }
+                    CELLS + bisect_right(edges, v as f64)
+                }
+                Scalar::Null => NULL,
+                Scalar::Bool(_) | Scalar::Str(..) => MISMATCHED,
+            }),
+            Kind::Categorical { lookup, other, complete, numbers_native, bools_native, float_keys } => {
+                // An unseen value (complete vocabulary) is not placed here: the window keeps
+                // its text (histogram format 2, ``unseen_values``), which Python records.
+                let outside = |native: bool| {
+                    if !native {
+                        Some(MISMATCHED)
+                    } else if *complete {
+                        None
+                    } else {
+                        Some(CELLS + other)
+                    }
+                };
+                let mut buf = [0u8; 24];
+                let (key, native): (&[u8], bool) = match value {
+                    Scalar::Null => return Some(NULL),
+                    Scalar::Str(s, e) => {
+                        let text = &raw[s..e];
+                        if let Some(&cell) = lookup.get(text) {
+                            return Some(CELLS + cell);
+                        }
+                        if *bools_native {
+                            if !text.is_ascii() {
+                                return None; // str.lower() beyond ASCII: Python decides
+                            }
+                            let lower = text.to_ascii_lowercase();
+                            if let Some(&cell) = lookup.get(&lower) {
+                                return Some(CELLS + cell);
+                            }
+                        }
+                        return outside(!*bools_native);
+                    }
+                    Scalar::Bool(true) => (b"true", *bools_native),
+                    Scalar::Bool(false) => (b"false", *bools_native),
+                    Scalar::Int(v) => (itoa(v, &mut buf), *numbers_native),
+                    Scalar::Float(v) => {
+                        if v.fract() == 0.0 {
+                            if v.abs() >= 9.0e18 {
+                                return None;
+                            }
+                            (itoa(v as i64, &mut buf), *numbers_native)
+                        } else if *float_keys {
+                            return None;
+                        } else {
+                            return outside(*numbers_native);
+                        }
+                    }
+                };
+                match lookup.get(key) {
+                    Some(&cell) => Some(CELLS + cell),
+                    None => outside(native),
+                }
+            }
+        }
+    }
+}
+
+pub struct Plan {
+    pub size: usize,
+    pub by_name: FnvMap<Vec<u8>, usize>,
+    pub names: Vec<Vec<u8>>,
+    pub features: Vec<Feature>,
+    pub prediction: Option<Feature>,
+}
