@@ -3,6 +3,7 @@ one-minute windows, with drift planted in the third window only."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -10,7 +11,12 @@ import orjson
 from app.demo.traffic import Drift, events
 
 MODEL = "fraud-scorer"
-BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, aligned to a minute
+# Two days before the run, aligned to the hour. Not a fixed date: the replay tests produce
+# with record time = event time, and the input topic deletes records by their timestamp
+# after 7 days (app.stream.admin), so the broker's retention check (every 5 minutes) would
+# delete a fixed date's records part-way through a run once that date is a week old.
+_HOUR_MS = 3_600_000
+BASE_MS = (int(time.time() * 1000) - 48 * _HOUR_MS) // _HOUR_MS * _HOUR_MS
 WINDOW_S = 60
 WINDOWS = 4
 PER_WINDOW = 2500
