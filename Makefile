@@ -12,7 +12,7 @@ BENCH ?=
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
+.PHONY: help setup browser kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -37,12 +37,18 @@ $(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
 	fi
 	@touch $@
 
-setup: $(VENV)/.installed $(VENV)/.native .tools/promtool ## Create the virtualenv and install Driftline with its dev tools (the native extension, promtool)
+setup: $(VENV)/.installed $(VENV)/.native .tools/promtool .tools/prometheus browser ## Create the virtualenv and install Driftline with its dev tools (the native extension, promtool, prometheus, chromium)
 
-# promtool checks /metrics in the tests; from Debian's prometheus package, unpacked under
-# .tools/ (deploy/prometheus/promtool.sh). Without it setup goes on: only that check fails.
-.tools/promtool:
+# promtool checks /metrics and the alert rules in the tests, the server scrapes a worker in
+# one; both from Debian's prometheus package, unpacked under .tools/
+# (deploy/prometheus/promtool.sh). Without them setup goes on: only those tests fail.
+.tools/promtool .tools/prometheus:
 	@deploy/prometheus/promtool.sh || true
+
+# chromium loads the HTML report in the tests (deploy/chromium.sh: Debian's package, installed
+# only as root). Without it setup goes on: only the browser tests fail.
+browser:
+	@deploy/chromium.sh || true
 
 kafka-fetch: ## Fetch the Apache Kafka jars from Maven Central into .kafka/ (once)
 	@$(KAFKA) fetch

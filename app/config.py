@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         "(timestamp_in_future) and move no clock.",
     )
 
+    resolve_after_windows: int = Field(
+        3,
+        ge=1,
+        description="A drift incident is resolved after this many consecutive ok windows of "
+        "its model (windows with insufficient data neither count nor break the run).",
+    )
+
     drift_config: Path | None = Field(
         None, description="drift.toml with decision thresholds; built-in defaults when unset."
     )

@@ -13,6 +13,7 @@ from app.cli.evaluate import evaluate
 from app.cli.migrate import migrate
 from app.cli.publish import publish
 from app.cli.replay import replay
+from app.cli.report import report
 from app.cli.status import status
 from app.cli.tail import tail
 from app.cli.topics import topics
@@ -40,6 +41,7 @@ cli.add_command(evaluate)
 cli.add_command(analyze)
 cli.add_command(demo)
 cli.add_command(replay)
+cli.add_command(report)
 cli.add_command(tail)
 cli.add_command(status)
 

@@ -2,8 +2,9 @@
 
 Output: JSON Lines, one document per line, in close order (windows oldest first, then by
 model); each window result (``"kind": "window_result"``) is followed at once by its drift
-event (``"kind": "drift_event"``) when the window drifted. Invalid input lines and the
-summary go to stderr. See ``app.pipeline.analyze`` for the rules.
+event (``"kind": "drift_event"``) when the window drifted, then by the drift incident's
+lifecycle event (``"kind": "incident"``: opened, updated, resolved) when its close gave
+one. Invalid input lines and the summary go to stderr. See ``app.pipeline.analyze`` for the rules.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from app.stats.rules import load_config
 )
 @setting("window_seconds")
 @setting("allowed_lateness_seconds")
+@setting("resolve_after_windows")
 @click.option(
     "--timestamp-column",
     default=None,
@@ -93,6 +95,7 @@ def analyze(
     out_format: str,
     window_seconds: int | None,
     allowed_lateness_seconds: int | None,
+    resolve_after_windows: int | None,
     timestamp_column: str | None,
     model_id: str | None,
     prediction_column: str | None,
@@ -106,6 +109,7 @@ def analyze(
         window_seconds=window_seconds,
         allowed_lateness_seconds=allowed_lateness_seconds,
         drift_config=drift_config,
+        resolve_after_windows=resolve_after_windows,
     )
     emitted_ms: int | None = None
     if emitted_at is not None:
@@ -126,6 +130,7 @@ def analyze(
         prediction_column=prediction_column,
         model_id=model_id,
         exclude=frozenset(excluded),
+        resolve_after=settings.resolve_after_windows,
     )
     fmt = detect_format(input_path, input_format)
     total, unit = input_size(input_path, fmt)

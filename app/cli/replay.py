@@ -38,6 +38,7 @@ def parse_time(text: str, option: str) -> int:
 @setting("drift_config")
 @setting("window_seconds")
 @setting("allowed_lateness_seconds")
+@setting("resolve_after_windows")
 @setting("kafka_bootstrap")
 @click.option("--output-suffix", default=".replay", show_default=True,
               help="Appended to the windows, alerts and dead-letter topic names.")  # fmt: skip
@@ -55,6 +56,7 @@ def replay(
     drift_config: str | None,
     window_seconds: int | None,
     allowed_lateness_seconds: int | None,
+    resolve_after_windows: int | None,
     kafka_bootstrap: str | None,
     output_suffix: str,
     allow_live_output: bool,
@@ -97,6 +99,7 @@ def replay(
         drift_config=drift_config,
         window_seconds=window_seconds,
         allowed_lateness_seconds=allowed_lateness_seconds,
+        resolve_after_windows=resolve_after_windows,
         kafka_bootstrap=kafka_bootstrap,
     )
     source = settings.topic_predictions
@@ -182,6 +185,7 @@ def replay(
     click.echo(
         f"done in {seconds:.1f}s: {summary.events:,} events ({summary.events / seconds:,.0f}/s), "
         f"{summary.windows} windows ({summary.partial_windows} partial), {summary.alerts} alerts, "
+        f"{summary.incident_events} incident events, "
         f"{dead} dead letters{f' ({reasons})' if reasons else ''}, {summary.late} late events",
         err=True,
     )

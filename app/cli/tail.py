@@ -47,9 +47,24 @@ def _why(f: Mapping[str, Any]) -> str:
     return f"{f['name']} {_effect(f.get('effect'))}"
 
 
+def describe_incident(doc: Mapping[str, Any]) -> str:
+    """model, incident id and event (#sequence), window, severity, drifted features."""
+    return "  ".join(
+        [
+            doc["model_id"],
+            f"incident {doc['incident_id']} {doc['event']} #{doc['sequence']}",
+            f"{doc['window']['start']}..{doc['window']['end']}",
+            f"severity={doc['severity']}",
+            ", ".join(f["name"] for f in doc["drifted_features"]) or "-",
+        ]
+    )
+
+
 def describe_alert(doc: Mapping[str, Any]) -> str:
     """model, window, severity, each drifted feature's summary (version 1: its effect
-    against its bar)."""
+    against its bar); an incident lifecycle event (same topic) in its own line."""
+    if doc.get("kind") == "incident":
+        return describe_incident(doc)
     separator = " | " if doc.get("schema_version", 1) >= 2 else "; "
     features = separator.join(_why(f) for f in doc["drifted_features"])
     return "  ".join(

@@ -25,6 +25,7 @@ SCHEMA_NAMES: Final = (
     "window-result",
     "drift-event",
     "dead-letter",
+    "incident-event",
 )
 _MESSAGE_LIMIT: Final = 300
 

@@ -72,6 +72,17 @@ def describe_alert(doc: dict[str, Any]) -> str:
     return "\n".join([head, *why])
 
 
+def describe_incident(doc: dict[str, Any]) -> str:
+    """A drift incident's lifecycle event: one line (the page a person would get)."""
+    names = ", ".join(f["name"] for f in doc["drifted_features"])
+    return click.style(
+        f"INCIDENT {doc['incident_id']} {doc['event'].upper()} severity={doc['severity']} "
+        f"model={doc['model_id']} window={_hhmm(doc['window']['start_ms'])} features: {names}",
+        fg="green" if doc["event"] == "resolved" else "magenta",
+        bold=True,
+    )
+
+
 async def _follow(settings: Settings, stop: asyncio.Event, expected_windows: int) -> int:
     topics = (settings.topic_windows, settings.topic_alerts)
     seen = 0
@@ -84,6 +95,8 @@ async def _follow(settings: Settings, stop: asyncio.Event, expected_windows: int
                     if rec.topic == settings.topic_windows:
                         seen += 1
                         click.echo(describe_result(doc))
+                    elif doc.get("kind") == "incident":
+                        click.echo(describe_incident(doc))
                     else:
                         click.echo(describe_alert(doc))
     return seen

@@ -19,7 +19,8 @@ Events of a model other than the baseline's are counted per model (``skipped``),
 the stream's ``unknown_model`` dead letters, and not windowed.
 
 Output: ``Document`` s in close order (windows oldest first, then by model), each window
-result followed at once by its drift event when the window drifted. The bytes are the
+result followed at once by its drift event when the window drifted, then by the incident
+lifecycle event (``app.pipeline.incidents``) its close gave, if any. The bytes are the
 stream's (``to_json``), and a pinned ``emitted_at`` makes them identical run to run.
 """
 
@@ -52,6 +53,7 @@ from app.pipeline.analyze_summary import (
 from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.flat_records import flat_columns, flat_events
 from app.pipeline.fold import future_error
+from app.pipeline.incidents import IncidentTracker
 from app.windows.binner import LateEvent, Output, PartitionBinner, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
@@ -179,6 +181,7 @@ class _Run:
             self.registry, self.spec, os.path.basename(path) or "file",
             options.config,
         )  # fmt: skip
+        self.incidents = IncidentTracker(options.resolve_after)
         self.started = 0.0  # set when reading starts
         # "When read" for the future bound (as live workers have it): the analysis's start.
         self.now_ms = time.time_ns() // 1_000_000
@@ -205,6 +208,10 @@ class _Run:
         if alert is not None:
             self.summary.alerts += 1
             yield Document(alert)
+        incident = self.incidents.on_result(result)
+        if incident is not None:
+            self.summary.incident_events += 1
+            yield Document(incident)
 
     def _event(
         self, index: int, model_id: str, ts_ms: int, features: dict[str, Any], prediction: Any

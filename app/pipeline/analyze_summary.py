@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 from app.codecs import to_json
 from app.codecs.drift_event import drift_event_document
+from app.codecs.incident import incident_document
 from app.codecs.window_result import window_result_document
 from app.contracts.events import DeadLetterReason, DecodeError, PredictionEvent
 from app.contracts.timestamps import format_rfc3339_ms
+from app.pipeline.incidents import IncidentEvent
 from app.pipeline.results import DriftEvent, WindowResult
 from app.stats.rules import DriftConfig
 from app.windows.spec import WindowSpec
@@ -41,24 +43,29 @@ class AnalyzeOptions:
     prediction_column: str | None = None
     model_id: str | None = None  # None: the baseline's
     exclude: frozenset[str] = frozenset()
+    resolve_after: int = 3  # DRIFTLINE_RESOLVE_AFTER_WINDOWS: ok windows that resolve an incident
 
 
 @dataclass(frozen=True)
 class Document:
-    """One output document: a window result or a drift event, written (``document``,
-    ``data``) as the stream writes it."""
+    """One output document: a window result, a drift event or an incident lifecycle event,
+    written (``document``, ``data``) as the stream writes it."""
 
-    message: WindowResult | DriftEvent
+    message: WindowResult | DriftEvent | IncidentEvent
 
     @property
-    def kind(self) -> Literal["window_result", "drift_event"]:
-        return "window_result" if isinstance(self.message, WindowResult) else "drift_event"
+    def kind(self) -> Literal["window_result", "drift_event", "incident"]:
+        if isinstance(self.message, WindowResult):
+            return "window_result"
+        return "drift_event" if isinstance(self.message, DriftEvent) else "incident"
 
     @cached_property
     def document(self) -> dict[str, Any]:
         if isinstance(self.message, WindowResult):
             return window_result_document(self.message)
-        return drift_event_document(self.message)
+        if isinstance(self.message, DriftEvent):
+            return drift_event_document(self.message)
+        return incident_document(self.message)
 
     @cached_property
     def data(self) -> bytes:
@@ -76,6 +83,7 @@ class AnalysisSummary:
     windows: int = 0
     statuses: Counter[str] = field(default_factory=Counter)  # windows by status
     alerts: int = 0
+    incident_events: int = 0  # lifecycle events (opened, updated, resolved)
     first_event_ms: int | None = None
     last_event_ms: int | None = None
     seconds: float = 0.0

@@ -87,10 +87,17 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     async def health(web: View, request: Request) -> Response:
         return web.text("ok\n")
 
+    def is_ready() -> bool:
+        recovered = cast(Any, app.tables).recovery.completed.is_set()
+        return bool(
+            feed.ready.is_set() and first.joined.is_set() and recovered and not app.rebalancing
+        )
+
+    metrics.readiness(is_ready)
+
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
-        recovered = cast(Any, app.tables).recovery.completed.is_set()
-        ok = feed.ready.is_set() and first.joined.is_set() and recovered and not app.rebalancing
+        ok = is_ready()
         return web.text("ready\n" if ok else "not ready\n", status=200 if ok else 503)
 
     @app.page("/metrics")

@@ -15,7 +15,7 @@ Rendering (``render``) is thread-safe and is run off the event loop by the web p
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from prometheus_client import (
@@ -121,6 +121,13 @@ class DriftlineMetrics:
             ["model", "partition"],
             registry=r,
         )
+        # What /ready answers, as a series: alert rules and the dashboard need readiness over
+        # time, and a probe's 503 is not in Prometheus. 0 until the app wires its check in.
+        self.ready = Gauge(
+            "driftline_ready",
+            "1 while the worker is ready (GET /ready answers 200), else 0.",
+            registry=r,
+        )
         # Not in the registry: rendered from per-model cached text (app.stream.feature_metrics).
         self.features = FeatureStatistics()
         # model -> names of the features of its baselines (every version seen).
@@ -189,6 +196,11 @@ class DriftlineMetrics:
     def forget_partition(self, partition: int) -> None:
         """This worker no longer owns the source partition."""
         self.input_lag.remove(str(partition))
+
+    def readiness(self, check: Callable[[], bool]) -> None:
+        """``driftline_ready`` reads ``check`` at every scrape (from the render thread: the
+        check only reads flags)."""
+        self.ready.set_function(lambda: 1.0 if check() else 0.0)
 
     # -- exposition ----------------------------------------------------------------------
     def render_chunks(self) -> list[bytes]:

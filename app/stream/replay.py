@@ -27,6 +27,7 @@ from app.baseline.codec import baseline_from_dict, baseline_to_dict
 from app.baseline.model import Baseline
 from app.baseline.registry import BaselineRegistry
 from app.codecs.drift_event import encode_drift_event
+from app.codecs.incident import encode_incident_event
 from app.codecs.partition_run import runs_from_bytes, runs_to_bytes
 from app.codecs.window_result import encode_window_result
 from app.config import Settings
@@ -35,6 +36,7 @@ from app.errors import DriftlineError
 from app.native.folder import NativeRun, fold_records
 from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.fold import Rejected
+from app.pipeline.incidents import IncidentTracker
 from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
@@ -57,6 +59,7 @@ class ReplaySummary:
     windows: int = 0
     partial_windows: int = 0
     alerts: int = 0
+    incident_events: int = 0
     late: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -255,9 +258,12 @@ async def emit(
     alerts_topic: str,
     summary: ReplaySummary,
 ) -> None:
-    """Stage 2: merge, evaluate and produce every window (partial ones flagged, no alert)."""
+    """Stage 2: merge, evaluate and produce every window (partial ones flagged, no alert),
+    and each model's drift incidents from its windows in order, as live (the replay starts
+    with no open incident, as a worker does on a new topic)."""
     windows, flagged = merge_runs(runs, partitions, closer.spec)
     closer.partial_windows = frozenset(flagged)
+    incidents = IncidentTracker(settings.resolve_after_windows)
     async with kafka.started(kafka.producer(settings), settings) as producer:
         for window in windows:
             result = closer.close(window, int(time.time() * 1000))
@@ -270,6 +276,10 @@ async def emit(
             elif alert is not None:
                 await producer.send(alerts_topic, encode_drift_event(alert), key=key)
                 summary.alerts += 1
+            incident = incidents.on_result(result)  # windows close per model in order
+            if incident is not None:
+                await producer.send(alerts_topic, encode_incident_event(incident), key=key)
+                summary.incident_events += 1
         await producer.flush()
 
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Puts Prometheus's promtool at .tools/promtool (git-ignored), for `promtool check metrics`
-# in the tests. Idempotent: does nothing when .tools/promtool already runs.
+# Puts Prometheus's promtool at .tools/promtool and the Prometheus server at .tools/prometheus
+# (git-ignored): promtool checks /metrics and the alert rules in the tests, the server scrapes
+# a real worker in tests/integration/test_prometheus_scrape.py. Idempotent: does nothing when
+# both already run.
 #
 # Where it comes from, first that works:
-#   1. a promtool already on PATH (linked, not copied);
+#   1. promtool and prometheus already on PATH (linked, not copied);
 #   2. Debian's `prometheus` package, fetched with `apt-get download` into .tools/cache and
 #      unpacked with `dpkg-deb -x` (no install, nothing outside this checkout; as root, an
 #      `apt-get update` first if apt does not know the package yet).
@@ -16,15 +18,20 @@ ROOT=$(cd "$HERE/../.." && pwd)
 TOOLS=$ROOT/.tools
 CACHE=$TOOLS/cache
 TARGET=$TOOLS/promtool
+SERVER=$TOOLS/prometheus
 
 die() { printf 'promtool: error: %s\n' "$*" >&2; exit 1; }
 
-if [ -x "$TARGET" ] && "$TARGET" --version >/dev/null 2>&1; then
+runs() { [ -x "$1" ] && "$1" --version >/dev/null 2>&1; }
+
+if runs "$TARGET" && runs "$SERVER"; then
     exit 0
 fi
 mkdir -p "$CACHE"
-if found=$(command -v promtool 2>/dev/null) && [ "$found" != "$TARGET" ]; then
+if found=$(command -v promtool 2>/dev/null) && [ "$found" != "$TARGET" ] \
+    && server=$(command -v prometheus 2>/dev/null) && [ "$server" != "$SERVER" ]; then
     ln -sfn "$found" "$TARGET"
+    ln -sfn "$server" "$SERVER"
     exit 0
 fi
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
@@ -50,7 +57,9 @@ if [ -z "$deb" ]; then
 fi
 rm -rf "$CACHE/unpacked"
 dpkg-deb -x "$deb" "$CACHE/unpacked" || die "dpkg-deb could not unpack $deb"
-[ -x "$CACHE/unpacked/usr/bin/promtool" ] || die "$deb holds no usr/bin/promtool"
-ln -sfn "$CACHE/unpacked/usr/bin/promtool" "$TARGET"
-"$TARGET" --version >/dev/null 2>&1 || die "$TARGET does not run on this machine"
-printf 'promtool: %s\n' "$("$TARGET" --version 2>&1 | head -n 1)"
+for tool in promtool prometheus; do
+    [ -x "$CACHE/unpacked/usr/bin/$tool" ] || die "$deb holds no usr/bin/$tool"
+    ln -sfn "$CACHE/unpacked/usr/bin/$tool" "$TOOLS/$tool"
+    runs "$TOOLS/$tool" || die "$TOOLS/$tool does not run on this machine"
+    printf '%s: %s\n' "$tool" "$("$TOOLS/$tool" --version 2>&1 | head -n 1)"
+done

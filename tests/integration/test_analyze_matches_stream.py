@@ -89,13 +89,18 @@ async def test_analyze_gives_the_streams_window_results_and_alerts(
         driftline, env, kafka_bootstrap, tmp_path, values, partitions, WINDOWS, 1
     )
 
-    assert len(results) == WINDOWS and len(alerts) == 1
+    incidents = [d for d in alerts if d["kind"] == "incident"]
+    alerts = [d for d in alerts if d["kind"] == "drift_event"]
+    assert len(results) == WINDOWS and len(alerts) == 1 and incidents == []  # none live yet
     assert all(r["source_offsets"] for r in results)  # the stream has offsets; a file not
     ours = [d for d in analyzed if d["kind"] == "window_result"]
     our_alerts = [d for d in analyzed if d["kind"] == "drift_event"]
-    assert all(d["emitted_at"] == EMITTED and d["source_offsets"] == [] for d in analyzed)
+    our_incidents = [d for d in analyzed if d["kind"] == "incident"]
+    assert all(d["emitted_at"] == EMITTED for d in analyzed)
+    assert all(d["source_offsets"] == [] for d in analyzed if d["kind"] != "incident")
     assert comparable(ours, DIFFERS) == comparable(results, DIFFERS)
     assert comparable(our_alerts, DIFFERS) == comparable(alerts, DIFFERS)
+    assert [d["event"] for d in our_incidents] == ["opened"]
     # Not vacuous: the drift and its place are there in both.
     statuses = [r["status"] for r in sorted(ours, key=lambda r: r["window"]["start_ms"])]
     assert statuses == ["drift" if i == DRIFT_WINDOW else "ok" for i in range(WINDOWS)]
@@ -143,8 +148,9 @@ async def test_late_events_are_reported_alike_by_analyze_and_the_stream(
     ours = [d for d in analyzed if d["kind"] == "window_result"]
     assert comparable(ours, DIFFERS) == comparable(results, DIFFERS)
     assert comparable([d for d in analyzed if d["kind"] == "drift_event"], DIFFERS) == comparable(
-        alerts, DIFFERS
+        [d for d in alerts if d["kind"] == "drift_event"], DIFFERS
     )
+    assert [d for d in alerts if d["kind"] == "incident"] == []  # none live yet
     by_start = {r["window"]["start_ms"]: r for r in ours}
     # One source partition: a window closes when its events turn late, so no result counts
     # them; each is on the side output with its own window's id (analyze counts them).

@@ -50,8 +50,8 @@ async def replay_results(
     alerts = docs(await read_topic(bootstrap, env["DRIFTLINE_TOPIC_ALERTS"] + suffix))
     for doc in results:
         validate("window-result", doc)
-    for alert in alerts:
-        validate("drift-event", alert)
+    for alert in alerts:  # drift events and the incident lifecycle, on one topic
+        validate("drift-event" if alert["kind"] == "drift_event" else "incident-event", alert)
     return comparable(results), alerts, done.stderr
 
 
@@ -97,7 +97,9 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
     )
     assert one == live, stderr  # byte-identical apart from emitted_at
     strip = [{k: v for k, v in a.items() if k != "emitted_at"} for a in alerts_one]
-    assert strip == [{k: v for k, v in a.items() if k != "emitted_at"} for a in live_alerts]
+    # Replay adds the incident the drift opened (live workers send none yet).
+    assert [a["kind"] for a in alerts_one] == ["drift_event", "incident"]
+    assert strip[:1] == [{k: v for k, v in a.items() if k != "emitted_at"} for a in live_alerts]
     assert f"{WINDOWS * PER_WINDOW:,} events" in stderr and f"{WINDOWS} windows" in stderr
 
     two, _, _ = await replay_results(
@@ -119,7 +121,10 @@ async def test_replay_equals_live_and_does_not_depend_on_workers_and_flags_parti
         doc = by_start[window_start(i)]
         assert doc["partial"] is False
         assert live[doc["window_id"]] == part[doc["window_id"]]
-    assert [a["window"]["start_ms"] for a in part_alerts] == [window_start(DRIFT_WINDOW)]
+    assert [(a["kind"], a["window"]["start_ms"]) for a in part_alerts] == [
+        ("drift_event", window_start(DRIFT_WINDOW)),
+        ("incident", window_start(DRIFT_WINDOW)),
+    ]
 
     # What-if: another baseline (coarser bins) on its own topics; live topics untouched.
     coarse = tmp_path / "coarse.json"
@@ -167,7 +172,8 @@ async def test_replay_window_seconds_sets_the_windows_and_its_documents_validate
         (window_start(0), window_start(2), 2 * per_window),
         (window_start(2), window_start(4), per_window),
     ]
-    assert [a["window"]["start_ms"] for a in alerts] == [window_start(2)]
+    drift_events = [a for a in alerts if a["kind"] == "drift_event"]
+    assert [a["window"]["start_ms"] for a in drift_events] == [window_start(2)]
     assert "1 dead letters (invalid_json 1)" in stderr, stderr
     [letter] = docs(await read_topic(kafka_bootstrap, env["DRIFTLINE_TOPIC_DEADLETTER"] + suffix))
     validate("dead-letter", letter)

@@ -79,3 +79,10 @@ def test_dead_letter_line_gives_reason_source_position_and_error() -> None:
         "invalid_json  predictions[2]@1201944  "
         "not UTF-8 JSON: unexpected end of data: line 1 column 96 (char 95)"
     )
+
+
+def test_alert_line_of_an_incident_event_names_the_incident_and_its_event() -> None:
+    assert describe_alert(_example("incident-event.resolved.json")) == (
+        "fraud-scorer  incident inc-ec76bed5ea18282f resolved #3  "
+        "2026-11-27T07:50:00Z..2026-11-27T07:55:00Z  severity=low  amount"
+    )

@@ -93,7 +93,7 @@ def test_patterns_are_ascii_and_reject_a_trailing_newline(name: str) -> None:
 
 def test_output_schemas_forbid_unknown_top_level_properties() -> None:
     assert "additionalProperties" not in load_schema("prediction-event")
-    for name in ("baseline", "window-result", "drift-event", "dead-letter"):
+    for name in ("baseline", "window-result", "drift-event", "dead-letter", "incident-event"):
         schema = load_schema(name)
         assert schema["additionalProperties"] is False, name
         assert "schema_version" in schema["required"], name
@@ -109,6 +109,8 @@ def test_shared_definitions_are_identical() -> None:
         assert wr[name] == de[name], name
     for other in ("baseline", "dead-letter"):
         assert load_schema(other)["$defs"]["utc_timestamp"] == wr["utc_timestamp"], other
+    inc = load_schema("incident-event")["$defs"]
+    assert inc == {"utc_timestamp": wr["utc_timestamp"], "window": wr["window"]}
 
 
 def test_dead_letter_reasons_match_the_code() -> None:
@@ -165,6 +167,10 @@ def test_invalid_example_is_rejected(path: Path) -> None:
         ("dead-letter.unknown-reason.json", "$.reason"),
         ("window-result.v2-without-histogram.json", "$.features[1]"),
         ("drift-event.v2-without-findings.json", "$.drifted_features[1]"),
+        ("incident-event.unknown-event.json", "$.event"),
+        ("incident-event.no-drifted-features.json", "$.drifted_features"),
+        ("incident-event.severity-none.json", "$.severity"),
+        ("incident-event.short-incident-id.json", "$.incident_id"),
     ],
 )
 def test_validation_error_names_the_failing_field(file: str, path: str) -> None:
@@ -234,6 +240,14 @@ def test_example_ids_follow_the_spec() -> None:
             f"alert|{alert['model_id']}|{alert['baseline_id']}|{w['start_ms']}|{w['size_seconds']}"
         )
         assert alert["alert_id"] == f"alert-{sha16(key)}", path.name
+    for path in EXAMPLES.glob("incident-event*.json"):
+        inc = load(path)
+        for field in ("opened_window", "window"):
+            w = inc[field]
+            key = f"{inc['model_id']}|{inc['baseline_id']}|{w['start_ms']}|{w['size_seconds']}"
+            assert inc[f"{field}_id"] == f"win-{sha16(key)}", path.name
+        key = f"incident|{inc['model_id']}|{inc['opened_window_id']}"
+        assert inc["incident_id"] == f"inc-{sha16(key)}", path.name
 
 
 def test_example_baseline_counts_match_its_bins() -> None:

@@ -83,12 +83,15 @@ def test_exact_window_counts_and_one_alert_exactly_for_the_drifted_window(
     baseline, _ = trained
     analysis = analyze(scenario_jsonl, baseline, OPTIONS)
     docs = [d.document for d in analysis.documents]
-    # Close order: each window result, followed at once by its drift event when it drifted.
+    # Close order: each window result, followed at once by its drift event when it drifted
+    # and by the incident event its close gave (the drift opens one; two ok windows after
+    # it do not resolve it).
     assert [d["kind"] for d in docs] == [
         "window_result",
         "window_result",
         "window_result",
         "drift_event",
+        "incident",
         "window_result",
     ]
     results = results_of(docs)
@@ -108,6 +111,13 @@ def test_exact_window_counts_and_one_alert_exactly_for_the_drifted_window(
     drifted = {f["name"] for f in alert["drifted_features"]}
     assert drifted - {PREDICTION_FEATURE} == PLANTED
     assert [d.data for d in analysis.documents] == [orjson.dumps(d) for d in docs]
+    opened = docs[4]
+    validate("incident-event", opened)
+    assert (opened["event"], opened["window_id"], opened["opened_window_id"]) == (
+        "opened",
+        alert["window_id"],
+        alert["window_id"],
+    )
 
     s = analysis.summary
     assert (s.records, s.events, s.late_events, s.windows, s.alerts) == (8000, 8000, 0, 4, 1)
@@ -386,4 +396,40 @@ def test_iter_analysis_streams_documents_as_windows_close(
     assert first.document["window"]["start_ms"] == window_start(0)
     assert summary.events < WINDOWS * PER_WINDOW and summary.windows == 1
     rest = list(stream)
-    assert len(rest) == 4 and summary.windows == 4 and summary.seconds > 0
+    # Windows 1..3 and the drift event and incident opened by window 2.
+    assert len(rest) == 5 and summary.windows == 4 and summary.seconds > 0
+
+
+def test_a_drift_lasting_several_windows_is_one_incident_opened_then_resolved(
+    trained: tuple[Baseline, Path], tmp_path: Path
+) -> None:
+    """Drift planted in windows 1 to 3 of 8: one incident, opened by window 1, resolved by
+    the third ok window after it (window 6) with DRIFTLINE_RESOLVE_AFTER_WINDOWS at 3."""
+    baseline, _ = trained
+    drift = Drift(start_ms=window_start(1), end_ms=window_start(4))
+    spacing = WINDOW_S * 1000 / PER_WINDOW
+    evs = list(events(MODEL, BASE_MS, 8 * PER_WINDOW, spacing, seed=3, drift=drift))
+    path = write_jsonl(tmp_path / "events.jsonl", evs)
+    docs = [d.document for d in analyze(path, baseline, OPTIONS).documents]
+    results = results_of(docs)
+    assert [r["status"] for r in results] == ["ok", *["drift"] * 3, *["ok"] * 4]
+    incidents = [d for d in docs if d["kind"] == "incident"]
+    for d in incidents:
+        validate("incident-event", d)
+    events_ = [d["event"] for d in incidents]
+    assert events_[0] == "opened" and events_[-1] == "resolved"
+    assert set(events_[1:-1]) <= {"updated"} and len(events_) <= 4
+    assert [d["sequence"] for d in incidents] == list(range(len(incidents)))
+    assert {d["incident_id"] for d in incidents} == {incidents[0]["incident_id"]}
+    assert incidents[0]["window_id"] == results[1]["window_id"]
+    assert incidents[-1]["window_id"] == results[6]["window_id"]
+    assert incidents[-1]["last_drift_window_id"] == results[3]["window_id"]
+    assert incidents[-1]["drifted_windows"] == 3
+    # Each lifecycle event follows the window result (and drift event) whose close gave it.
+    for d in incidents:
+        before = docs[: docs.index(d)]
+        assert results_of(before)[-1]["window_id"] == d["window_id"]
+    # A larger setting leaves it open at the end of the file.
+    longer = replace(OPTIONS, resolve_after=5)
+    again = [d.document for d in analyze(path, baseline, longer).documents]
+    assert [d["event"] for d in again if d["kind"] == "incident"] == events_[:-1]
