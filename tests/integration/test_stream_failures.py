@@ -183,27 +183,39 @@ async def test_sigkill_mid_window_then_restart_gives_identical_results(
     prepare(driftline, env, tmp_path, train_rows=5000)
     windows, per_window = 6, 8000
     values = scenario_events(windows=windows, per_window=per_window)
-    await produce(kafka_bootstrap, env["DRIFTLINE_TOPIC_PREDICTIONS"], values,
-                  partitions=[i % 4 for i in range(len(values))])  # fmt: skip
+    parts = [i % 4 for i in range(len(values))]
+    # Idle ticks off and closing events instead (as the rebalance test below): the wall
+    # time between the kill and the restart must not move any clock.
+    values += closing_events(values, windows)
+    parts += [0, 1, 2, 3]
+    no_idle = {"DRIFTLINE_IDLE_SECONDS": "3600"}
+    # Only the records up to inside window 3 are there before the kill, so it lands
+    # mid-window however fast the worker folds (the native path folds all 48,000 events
+    # in well under a second); the rest is produced while the worker is down.
+    cut = 3 * per_window + per_window // 3
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    await produce(kafka_bootstrap, topic, values[:cut], partitions=parts[:cut])
 
-    crashed_env = run_env(env, "crash", tmp_path)
+    crashed_env = {**run_env(env, "crash", tmp_path), **no_idle}
     worker, port = start_worker(driftline, crashed_env, tmp_path, "crash")
     wait_http(f"http://127.0.0.1:{port}/ready", timeout_s=90)
     deadline = time.monotonic() + 120
+    done = 0.0
     while time.monotonic() < deadline:
         _, body = http_get(f"http://127.0.0.1:{port}/metrics")
         done = metric(body, "driftline_events_valid_total", model=MODEL)
-        if done >= len(values) * 0.4:
+        if done >= cut * 0.5:
             break
         await asyncio.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
-    assert 0 < done < len(values), f"kill did not land mid-stream ({done} events processed)"
+    assert 0 < done <= cut, f"kill did not land mid-stream ({done} events processed)"
+    await produce(kafka_bootstrap, topic, values[cut:], partitions=parts[cut:])
     worker, port = start_worker(driftline, crashed_env, tmp_path, "crash")  # same state dir
     crashed = await results_of(kafka_bootstrap, crashed_env, windows)
     stop(worker)
 
-    clean_env = run_env(env, "clean", tmp_path)
+    clean_env = {**run_env(env, "clean", tmp_path), **no_idle}
     worker, _ = start_worker(driftline, clean_env, tmp_path, "clean")
     clean = await results_of(kafka_bootstrap, clean_env, windows)
     stop(worker)
