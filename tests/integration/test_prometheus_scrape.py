@@ -220,15 +220,13 @@ async def test_prometheus_scrapes_a_worker_and_every_dashboard_and_rule_query_re
     driftline.start(["worker"], tmp_path / "worker", env)
     server = _start_prometheus(api, config, worker_port)
     try:
-        await _run(api, env, kafka_bootstrap, topic, worker_port)
+        await _run(api, kafka_bootstrap, topic, worker_port)
     finally:
         _stop(server)
     assert server.returncode == 0, (config.parent / "prometheus.log").read_text()[-2000:]
 
 
-async def _run(
-    api: PromAPI, env: dict[str, str], bootstrap: str, topic: str, worker_port: int
-) -> None:
+async def _run(api: PromAPI, bootstrap: str, topic: str, worker_port: int) -> None:
     wait_http(f"http://127.0.0.1:{worker_port}/ready", timeout_s=90)
     wait_http(f"{api.base}/-/ready", timeout_s=30)
     api.wait("the worker up and ready", lambda: _value(api.query("driftline_ready")) == 1.0)
@@ -242,8 +240,7 @@ async def _run(
         await produce(bootstrap, topic, closing_events(values, windows), partitions=[0, 1, 2, 3])
         api.wait(f"{windows} windows closed", partial(_equals, api, closed, float(windows)))
     # One event of window 0, closed long ago: late.
-    late = orjson.loads(values[0])
-    await produce(bootstrap, topic, [orjson.dumps(late)], partitions=[1])
+    await produce(bootstrap, topic, [values[0]], partitions=[1])
     api.wait("the late event", lambda: bool(api.query("driftline_events_late_total")))
     # rate() and deriv() need two samples of a series: every series the dashboard and the
     # rules select, including those the last phase created, scraped at least three times.
