@@ -1,5 +1,6 @@
 """``driftline report``: window results (and drift events) from a JSONL file, or a time
-range of the windows (and alerts) topic, to one self-contained HTML page. The building is in ``app.report``."""
+range of the windows (and alerts) topic, to one self-contained HTML page. The building is
+in ``app.report``."""
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
               help="Read the windows topic instead of INPUT: windows starting at or after "
               "this time (RFC 3339, epoch ms or earliest).")  # fmt: skip
 @click.option("--to", default=None,
-              help="With --from: only windows starting before this time (default: no end).")  # fmt: skip
+              help="With --from: only windows starting before this time "
+              "(default: no end).")  # fmt: skip
 @click.option("--topic", default=None,
-              help="With --from: the windows topic (default: DRIFTLINE_TOPIC_WINDOWS).")  # fmt: skip
+              help="With --from: the windows topic "
+              "(default: DRIFTLINE_TOPIC_WINDOWS).")  # fmt: skip
 @click.option("--alerts-topic", default=None,
               help="With --from: the drift events' topic (default: --topic's name with the "
               "windows topic's replaced by the alerts topic's, e.g. driftline-alerts.replay "

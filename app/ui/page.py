@@ -65,7 +65,10 @@ function el(tag, attrs, text) {
 // A number cell: the exact value in data-value, a rounded one shown (as the report does).
 function cell(value, field) {
   var attrs = field ? {"data-field": field} : {};
-  if (value === null || value === undefined) { attrs["class"] = "num"; return el("td", attrs, "-"); }
+  if (value === null || value === undefined) {
+    attrs["class"] = "num";
+    return el("td", attrs, "-");
+  }
   if (typeof value === "boolean") { return el("td", attrs, value ? "yes" : "no"); }
   if (typeof value === "number") {
     attrs["class"] = "num"; attrs["data-value"] = String(value);
