@@ -54,7 +54,11 @@ def make_app(state: LiveState, feed: FeedStatus, about: dict[str, Any]) -> web.A
         )
         return _json(found) if found is not None else _json({"error": "no such window"}, 404)
 
+    async def no_icon(_: web.Request) -> web.Response:
+        return web.Response(status=204)  # a browser asks; a 404 would log an error
+
     app = web.Application()
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/", page)
     app.router.add_get("/static/plotly.min.js", plotly)
     app.router.add_get("/api/overview", overview)

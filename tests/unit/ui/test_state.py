@@ -68,7 +68,13 @@ def test_other_documents_are_counted_and_left_out() -> None:
     state = LiveState()
     broken = copy.deepcopy(WINDOW)
     del broken["window"]
-    for doc in (None, [], {"kind": "window_result"}, {"kind": "dead_letter", "model_id": "m"}):
+    others: list[object] = [
+        None,
+        [],
+        {"kind": "window_result"},
+        {"kind": "dead_letter", "model_id": "m"},
+    ]
+    for doc in others:
         assert state.add(doc) is False
     assert state.add(broken) is False
     assert (state.skipped, state.version, state.model_ids()) == (5, 0, [])
