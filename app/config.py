@@ -113,6 +113,10 @@ class Settings(BaseSettings):
 
     web_host: str = Field("127.0.0.1", description="Bind address of the worker's web server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /health, /ready, /metrics.")
+    ui_host: str = Field("127.0.0.1", description="Bind address of `driftline ui`.")
+    ui_port: int = Field(
+        8066, ge=0, le=65535, description="Port of `driftline ui` (0: any free port)."
+    )
     instance_id: str = Field(
         "",
         description="This worker's static group membership id (KIP-345): a worker restarted "
@@ -352,6 +356,8 @@ _OPTION_NAMES = {
     "kafka_bootstrap": "--bootstrap",
     "topic_predictions": "--topic",
     "drift_config": "--config",
+    "ui_host": "--host",
+    "ui_port": "--port",
 }
 
 

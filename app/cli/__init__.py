@@ -17,6 +17,7 @@ from app.cli.report import report
 from app.cli.status import status
 from app.cli.tail import tail
 from app.cli.topics import topics
+from app.cli.ui import ui
 from app.cli.worker import worker
 from app.demo.run import demo
 from app.errors import DriftlineError
@@ -44,6 +45,7 @@ cli.add_command(replay)
 cli.add_command(report)
 cli.add_command(tail)
 cli.add_command(status)
+cli.add_command(ui)
 
 
 def main() -> None:

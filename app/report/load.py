@@ -6,7 +6,7 @@ an error naming the line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,21 +48,39 @@ def load_report_input(path: str) -> ReportInput:
             lines = f.readlines()
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    return build_report_input(
+        ((path, lineno, raw) for lineno, raw in enumerate(lines, 1)),
+        empty_hint='(expected JSON Lines with "kind": "window_result", '
+        "as `driftline analyze` writes)",
+        source=path,
+    )
+
+
+def build_report_input(
+    items: Iterable[tuple[str, int | None, bytes]],
+    *,
+    keep: Callable[[Mapping[str, Any]], bool] = lambda doc: True,
+    empty_hint: str = "",
+    source: str,
+) -> ReportInput:
+    """The report's input from ``(where, line, raw JSON)`` items (a file's lines, or a
+    topic's records named ``topic[partition]@offset`` with no line); window results and
+    drift events ``keep`` refuses are counted as skipped. ``InputError`` names the item."""
     models: dict[str, ModelData] = {}
     n_windows = n_events = n_skipped = 0
     # A window result can appear twice (a replay run again, a topic read from the start):
     # the last one read wins, as it would for a consumer of the compacted view.
     seen: dict[tuple[str, str], int] = {}
-    for lineno, raw in enumerate(lines, 1):
-        if raw.isspace():
+    for where, lineno, raw in items:
+        if raw.isspace() or not raw:
             continue
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
-            raise InputError(f"not JSON: {err}", path=path, line=lineno) from None
+            raise InputError(f"not JSON: {err}", path=where, line=lineno) from None
         if not isinstance(doc, dict):
             raise InputError(
-                f"expected a JSON object, got {type(doc).__name__}", path=path, line=lineno
+                f"expected a JSON object, got {type(doc).__name__}", path=where, line=lineno
             )
         kind = doc.get("kind")
         if kind not in (WINDOW_RESULT, DRIFT_EVENT):
@@ -72,7 +90,10 @@ def load_report_input(path: str) -> ReportInput:
         try:
             validate(schema, doc)
         except SchemaValidationError as err:
-            raise InputError(str(err), path=path, line=lineno) from None
+            raise InputError(str(err), path=where, line=lineno) from None
+        if not keep(doc):
+            n_skipped += 1
+            continue
         model = models.setdefault(doc["model_id"], ModelData(doc["model_id"]))
         if kind == DRIFT_EVENT:
             model.events[doc["window_id"]] = doc
@@ -86,11 +107,7 @@ def load_report_input(path: str) -> ReportInput:
         model.windows.append(doc)
         n_windows += 1
     if n_windows == 0:
-        raise InputError(
-            'holds no window results (expected JSON Lines with "kind": "window_result", '
-            "as `driftline analyze` writes)",
-            path=path,
-        )
+        raise InputError(f"holds no window results {empty_hint}".rstrip(), path=source)
     for model in models.values():
         model.windows.sort(key=_window_key)
     ordered = {m: models[m] for m in sorted(models) if models[m].windows}

@@ -142,7 +142,7 @@ def _feature_block(feature: Mapping[str, Any], div_id: str, summary: str | None)
     return "".join(parts)
 
 
-def _summaries(event: Mapping[str, Any] | None) -> dict[str, str]:
+def feature_summaries(event: Mapping[str, Any] | None) -> dict[str, str]:
     if event is None:
         return {}
     return {
@@ -163,7 +163,7 @@ def _window_section(model_index: int, index: int, doc: Mapping[str, Any], event:
         + (f", severity {html.escape(str(doc['severity']))}" if doc.get("severity") else "")
         + f", {doc['n_events']:,} events</h3>"
     )
-    summaries = _summaries(event)
+    summaries = feature_summaries(event)
     blocks = [
         _feature_block(feature, f"{anchor}-f{j}", summaries.get(feature["name"]))
         for j, feature in enumerate(doc["features"])

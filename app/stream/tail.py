@@ -4,7 +4,7 @@ so tailing never moves anyone's offsets and never joins a group."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -14,10 +14,14 @@ from app.stream import kafka
 from app.stream.admin import describe_topics
 
 
+class TopicMissing(DriftlineError):
+    """The topic asked for is not on the broker."""
+
+
 async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
     described = await describe_topics(settings, [topic], timeout_s=0)
     if topic not in described:
-        raise DriftlineError(f"topic {topic!r} does not exist; run `driftline topics create`")
+        raise TopicMissing(f"topic {topic!r} does not exist; run `driftline topics create`")
     return [TopicPartition(topic, p) for p in range(described[topic][0])]
 
 
@@ -57,21 +61,36 @@ async def follow(
                 return
 
 
-async def read_to_end(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topic`` up to the end offsets seen at the start."""
+async def read_to_end(
+    settings: Settings,
+    topic: str,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` up to the end offsets seen at the start (records written
+    later are not read, so a busy topic cannot keep this going). ``on_progress(read,
+    total)`` after each fetch: offsets passed so far and in all."""
     tps = await topic_partitions(settings, topic)
     records: list[ConsumerRecord[bytes, bytes]] = []
     async with kafka.started(kafka.consumer(settings), settings) as consumer:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        begin = await consumer.beginning_offsets(tps)
         end = await consumer.end_offsets(tps)
-        wanted = {tp for tp in tps if end[tp] > 0}
+        total = sum(end[tp] - begin[tp] for tp in tps)
+        wanted = {tp for tp in tps if end[tp] > begin[tp]}
+        if on_progress is not None:
+            on_progress(0, total)
         while wanted:
             batch = await consumer.getmany(*wanted, timeout_ms=200)
             for tp, recs in batch.items():
                 records.extend(r for r in recs if r.offset < end[tp])
-            for tp in list(wanted):
+            done = 0
+            for tp in tps:
                 # Position, not the last record's offset: compaction leaves gaps at the end.
-                if await consumer.position(tp) >= end[tp]:
+                position = min(await consumer.position(tp), end[tp]) if tp in wanted else end[tp]
+                done += position - begin[tp]
+                if tp in wanted and position >= end[tp]:
                     wanted.discard(tp)
+            if on_progress is not None:
+                on_progress(done, total)
     return records

@@ -40,10 +40,12 @@ def test_commands_that_use_a_setting_offer_its_option() -> None:
         "baseline migrate",
         "baseline publish",
         "replay",
+        "report",
         "status",
         "tail",
         "topics create",
         "topics list",
+        "ui",
         "worker",
     ]
 

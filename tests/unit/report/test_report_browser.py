@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from app.report.figures import histogram_cells
 from app.report.load import load_report_input
 from app.report.page import render_page
+from tests.browser import browse
 from tests.unit.report.conftest import GOLDEN, golden_docs
 from tests.unit.report.pngread import read_png
 
@@ -27,32 +27,8 @@ WINDOWS = [d for d in golden_docs() if d["kind"] == "window_result"]
 SCREENSHOT_ENV = "DRIFTLINE_REPORT_SCREENSHOT"
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.fail("chromium is not installed: run deploy/chromium.sh as root (or make setup)")
-    return found
-
-
 def _browse(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """chromium, headless, on ``page``; its own profile directory, so runs never share one.
-    The virtual time budget lets plotly finish drawing before the DOM or pixels are taken."""
-    command = [
-        _chromium(),
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1200,2000",
-        "--virtual-time-budget=15000",
-        *args,
-        page.as_uri(),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+    return browse(page.as_uri(), profile, *args)
 
 
 def _console_errors(stderr: str) -> list[str]:
