@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
-from app.stream.model_series import escape_label_value
+from app.stream.model_series import escape_label_value, go_float
 
 # statistic key of the window result -> the metric family it is exported in.
 PVALUE = "driftline_feature_pvalue"
@@ -160,10 +159,10 @@ def _render_model(model: str, rows: Iterable[FeatureRow]) -> dict[str, bytes]:
         for key, value in row.stats:
             name = FAMILY_OF[key]
             if name == WASSERSTEIN:
-                line = f'{name}{{feature="{f}",model="{m}"}} {floatToGoString(value)}\n'
+                line = f'{name}{{feature="{f}",model="{m}"}} {go_float(value)}\n'
             else:
                 labels = f'feature="{f}",model="{m}",statistic="{escape_label_value(key)}"'
-                line = f"{name}{{{labels}}} {floatToGoString(value)}\n"
+                line = f"{name}{{{labels}}} {go_float(value)}\n"
             lines.setdefault(name, []).append(line)
         verdict = "1.0" if row.drifted else "0.0"
         drifted.append(f'{DRIFTED}{{feature="{f}",model="{m}"}} {verdict}\n')

@@ -23,6 +23,12 @@ from prometheus_client.utils import floatToGoString
 Kind = Literal["counter", "gauge", "histogram"]
 
 
+def go_float(value: float) -> str:
+    """A sample value as ``prometheus_client`` writes it (Go's float format)."""
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # untyped upstream
+    return text
+
+
 def escape_label_value(value: str) -> str:
     """A label value as the text format quotes it (as ``prometheus_client`` escapes)."""
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
@@ -45,7 +51,7 @@ class ModelFamily:
         help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
         self.header = f"# HELP {self.sample} {help_text}\n# TYPE {self.sample} {kind}\n".encode()
         self.buckets = (*buckets, float("inf")) if kind == "histogram" else ()
-        self._le = [floatToGoString(b) for b in self.buckets]
+        self._le = [go_float(b) for b in self.buckets]
         # model -> label values after the model -> value (histogram: bucket counts, sum)
         self._values: dict[str, dict[tuple[str, ...], list[float]]] = {}
         self._text: dict[str, bytes] = {}  # model -> its sample lines, until it changes
@@ -104,15 +110,15 @@ class ModelFamily:
                 [("model", m), *zip(self.labels, map(escape_label_value, rest), strict=True)]
             )
             if not self.buckets:
-                out.append(f"{self.sample}{_labels(pairs)} {floatToGoString(cell[0])}\n")
+                out.append(f"{self.sample}{_labels(pairs)} {go_float(cell[0])}\n")
                 continue
             total = 0.0
             for le, count in zip(self._le, cell, strict=False):
                 total += count
                 with_le = sorted([*pairs, ("le", le)])
-                out.append(f"{self.sample}_bucket{_labels(with_le)} {floatToGoString(total)}\n")
-            out.append(f"{self.sample}_count{_labels(pairs)} {floatToGoString(total)}\n")
-            out.append(f"{self.sample}_sum{_labels(pairs)} {floatToGoString(cell[-1])}\n")
+                out.append(f"{self.sample}_bucket{_labels(with_le)} {go_float(total)}\n")
+            out.append(f"{self.sample}_count{_labels(pairs)} {go_float(total)}\n")
+            out.append(f"{self.sample}_sum{_labels(pairs)} {go_float(cell[-1])}\n")
         return "".join(out).encode()
 
 

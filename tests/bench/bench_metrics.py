@@ -12,7 +12,8 @@ a flood of unknown model ids.
    random model ids (each dead-lettered as unknown_model). Reported: the worker's RSS
    before and after, the /metrics size after, and the /health time while /metrics renders.
 Environment: DRIFTLINE_BENCH_FLOOD (events of part 2, default 300000; 0 skips part 2),
-DRIFTLINE_BENCH_RENDER=0 skips part 1.
+DRIFTLINE_BENCH_RENDER=0 skips part 1, DRIFTLINE_BENCH_TRACEMALLOC=1 runs the worker with
+tracemalloc and prints what grew over each flood.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -237,9 +239,13 @@ def _flood_part(count: int) -> None:
                        env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         port = _free_port()
         log = (work / "worker.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "app", "worker"],
+        traced = os.environ.get("DRIFTLINE_BENCH_TRACEMALLOC") == "1"
+        snap = str(work / "snapshot")
+        command = ["-m", "tests.bench.traced_worker"] if traced else ["-m", "app", "worker"]
+        proc = subprocess.Popen([sys.executable, *command],
                                 env={**env, "DRIFTLINE_WEB_PORT": str(port),
-                                     "DRIFTLINE_DATA_DIR": str(work / "data")},
+                                     "DRIFTLINE_DATA_DIR": str(work / "data"),
+                                     "DRIFTLINE_BENCH_SNAPSHOT": snap},
                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             deadline = time.monotonic() + 120
@@ -254,6 +260,7 @@ def _flood_part(count: int) -> None:
             _wait_counted(port, len(warm))
             http_get(f"http://127.0.0.1:{port}/metrics")
             before = _rss_mib(proc.pid)
+            snapshots = [_snapshot(snap, 0)] if traced else []
             # Two floods of fresh random ids: growth that stops after the first is a
             # high-water mark (buffers, allocator arenas); growth that repeats is a leak.
             rss: list[float] = []
@@ -268,12 +275,16 @@ def _flood_part(count: int) -> None:
                 took += time.perf_counter() - t0
                 del values
                 rss.append(_rss_mib(proc.pid))
+                if traced:
+                    snapshots.append(_snapshot(snap, len(snapshots)))
             body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
             scrape_ms, health_ms = _health_ms_during_render(port)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    if snapshots:
+        _print_growth(snapshots)
     print(
         f"conditions: 1 worker, 4 partitions, 1 model with a baseline; {count:,} events of "
         f"random model ids (each dead-lettered as unknown_model) after a 10,000-event warm-up, "
@@ -288,6 +299,27 @@ def _flood_part(count: int) -> None:
         f"  /metrics after: {len(body) / 1e3:.1f} kB, {series} series; "
         f"/metrics took {scrape_ms:.0f} ms, /health meanwhile {health_ms:.0f} ms"
     )
+
+
+def _snapshot(base: str, n: int) -> tracemalloc.Snapshot:
+    """Have the traced worker dump a snapshot (tests/bench/traced_worker.py) and load it."""
+    Path(f"{base}.req").touch()
+    deadline = time.monotonic() + 300
+    while not Path(f"{base}.{n}.done").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("no snapshot from the worker")
+        time.sleep(0.2)
+    return tracemalloc.Snapshot.load(f"{base}.{n}")
+
+
+def _print_growth(snapshots: list[tracemalloc.Snapshot]) -> None:
+    for i, label in ((1, "first flood"), (2, "second flood")):
+        diff = snapshots[i].compare_to(snapshots[i - 1], "traceback")
+        total = sum(d.size_diff for d in diff)
+        print(f"  traced Python memory over the {label}: {total / 2**20:+.1f} MiB; largest:")
+        for d in sorted(diff, key=lambda d: -d.size_diff)[:6]:
+            frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in d.traceback[:4])
+            print(f"    {d.size_diff / 2**20:+.2f} MiB in {d.count_diff:+,} blocks at {frames}")
 
 
 def _produce(settings: Settings, values: list[bytes]) -> None:
