@@ -329,7 +329,10 @@ def _produce(settings: Settings, values: list[bytes]) -> None:
 def _wait_counted(port: int, n: int) -> None:
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        try:
+            body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        except OSError:  # a 2 s timeout while the worker is busy (traced, it is slow)
+            continue
         if metric(body, "driftline_events_in_total", model="unknown") >= n:
             return
         time.sleep(0.5)
