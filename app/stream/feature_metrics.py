@@ -7,14 +7,14 @@ sum or a threshold over ``driftline_feature_divergence`` means something; over a
 mixing p-values and PSI it did not). Within a family the ``statistic`` label is the
 window result's key, so a series maps back to the contract by name.
 
-Each model's text is rendered by prometheus_client's own exposition once, when its window
-closes (a few ms for 50 features, beside the statistics themselves), and kept; a scrape
-joins the texts. Rendering every sample at every scrape instead took seconds of Python
+Each model's text is rendered once, when its window closes (about 0.3 ms for 50
+features, written as prometheus_client's exposition writes it), and kept; a scrape joins
+the texts. Rendering every sample at every scrape instead took seconds of Python
 with 1,000 models of 50 features, redid work for models that had not closed since, and
 stalled the event loop for hundreds of ms even with the render in a thread (the render
 and the collector walking its objects hold the GIL). A model whose
-baseline is withdrawn is one ``pop``. The scrape runs in a thread while the event loop
-replaces entries, hence the lock (held only to copy or swap an entry).
+baseline is withdrawn is one ``pop``. The lock (held only to copy or swap an entry) lets a
+scrape run in another thread, though the web page scrapes on the event loop.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from app.stream.model_series import escape_label_value, go_float
 
 # statistic key of the window result -> the metric family it is exported in.
 PVALUE = "driftline_feature_pvalue"
@@ -145,18 +147,23 @@ _HEADERS = {name: _exposition(_family(name)) for name in FAMILIES}
 
 
 def _render_model(model: str, rows: Iterable[FeatureRow]) -> dict[str, bytes]:
-    """One model's sample lines per family (families without a sample left out)."""
-    families = {name: _family(name) for name in FAMILIES}
+    """One model's sample lines per family (families without a sample left out), written
+    as ``prometheus_client`` writes them (label names sorted, its float format; a unit test
+    compares) but straight to text: through its families and exposition this took 2-4 ms
+    per 50-feature model on the event loop at every window close, 17 ms on a busy core."""
+    m = escape_label_value(model)
+    lines: dict[str, list[str]] = {}
+    drifted = lines[DRIFTED] = []
     for row in rows:
+        f = escape_label_value(row.feature)
         for key, value in row.stats:
-            family = families[FAMILY_OF[key]]
-            if family.name == WASSERSTEIN:
-                family.add_metric([model, row.feature], value)
+            name = FAMILY_OF[key]
+            if name == WASSERSTEIN:
+                line = f'{name}{{feature="{f}",model="{m}"}} {go_float(value)}\n'
             else:
-                family.add_metric([model, row.feature, key], value)
-        families[DRIFTED].add_metric([model, row.feature], 1.0 if row.drifted else 0.0)
-    return {
-        name: _exposition(family).split(b"\n", 2)[2]
-        for name, family in families.items()
-        if family.samples
-    }
+                labels = f'feature="{f}",model="{m}",statistic="{escape_label_value(key)}"'
+                line = f"{name}{{{labels}}} {go_float(value)}\n"
+            lines.setdefault(name, []).append(line)
+        verdict = "1.0" if row.drifted else "0.0"
+        drifted.append(f'{DRIFTED}{{feature="{f}",model="{m}"}} {verdict}\n')
+    return {name: "".join(lines[name]).encode() for name in FAMILIES if lines.get(name)}

@@ -9,31 +9,30 @@ removed and its later events count under ``unknown``.
 
 Names follow Prometheus conventions (base units, ``_total`` counters,
 ``_timestamp_seconds`` timestamps); the README's metrics reference lists them all.
-Rendering (``render``) is thread-safe and is run off the event loop by the web page.
+The web page renders with ``render_async``: on the event loop in slices of at most
+``SLICE_MODELS`` models, yielding in between (README, "Metrics").
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     Info,
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.metrics import MetricWrapperBase
 
 from app import __version__
 from app.baseline.model import Baseline
 from app.pipeline.results import WindowResult
 from app.stream.feature_metrics import DEFAULT_STATISTICS, FeatureRow, FeatureStatistics
+from app.stream.model_series import ModelFamily
 
 # The ``*_created`` series prometheus_client adds to every counter and histogram child
 # would double the series count and tell an operator nothing the process start time does not.
@@ -42,7 +41,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometh
 UNKNOWN = "unknown"
 # What ``generate_latest`` writes: the text format 0.0.4, which every Prometheus 2.x reads.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-M = TypeVar("M", bound=MetricWrapperBase)
+# Models whose text one step of a scrape joins (or renders, after an update) before it
+# yields to the event loop: ~20 lines each, about a millisecond per step.
+SLICE_MODELS = 100
 
 # Close latency: a window result goes out once every source partition passed the window's
 # end plus the allowed lateness, so seconds to a few minutes are normal and an hour is not.
@@ -63,17 +64,15 @@ class DriftlineMetrics:
         Info("driftline_build", "Driftline version of this worker.", registry=r).info(
             {"version": version}
         )
-        self.events_in = Counter(
+        # By model: plain numbers rendered to text (app.stream.model_series), not
+        # prometheus_client children, so a scrape of 1,000 models does not stall the loop.
+        self.events_in = ModelFamily(
             "driftline_events_in",
             "Input messages read, by model (unknown: no baseline, or not a prediction event).",
-            ["model"],
-            registry=r,
+            "counter",
         )
-        self.events_valid = Counter(
-            "driftline_events_valid",
-            "Valid events folded into windows, by model.",
-            ["model"],
-            registry=r,
+        self.events_valid = ModelFamily(
+            "driftline_events_valid", "Valid events folded into windows, by model.", "counter"
         )
         self.invalid = Counter(
             "driftline_events_invalid",
@@ -81,27 +80,23 @@ class DriftlineMetrics:
             ["reason"],
             registry=r,
         )
-        self.late = Counter(
+        self.late = ModelFamily(
             "driftline_events_late",
             "Events later than the allowed lateness (sent to the side output), by model.",
-            ["model"],
-            registry=r,
+            "counter",
         )
-        self.windows_closed = Counter(
+        self.windows_closed = ModelFamily(
             "driftline_windows_closed",
             "Window results emitted, by model and status.",
-            ["model", "status"],
-            registry=r,
+            "counter",
+            ["status"],
         )
-        self.alerts = Counter(
-            "driftline_alerts", "Drift events emitted, by model.", ["model"], registry=r
-        )
-        self.close_latency = Histogram(
+        self.alerts = ModelFamily("driftline_alerts", "Drift events emitted, by model.", "counter")
+        self.close_latency = ModelFamily(
             "driftline_window_close_latency_seconds",
             "Wall-clock time from a window's end to its result going out, by model.",
-            ["model"],
+            "histogram",
             buckets=CLOSE_LATENCY_BUCKETS,
-            registry=r,
         )
         self.duplicates = Counter(
             "driftline_duplicate_partials",
@@ -114,12 +109,12 @@ class DriftlineMetrics:
             ["partition"],
             registry=r,
         )
-        self.watermark = Gauge(
+        self.watermark = ModelFamily(
             "driftline_watermark_timestamp_seconds",
             "Event time up to which a model's windows are complete on a source partition "
             "(Unix time).",
-            ["model", "partition"],
-            registry=r,
+            "gauge",
+            ["partition"],
         )
         # What /ready answers, as a series: alert rules and the dashboard need readiness over
         # time, and a probe's 503 is not in Prometheus. 0 until the app wires its check in.
@@ -128,66 +123,62 @@ class DriftlineMetrics:
             "1 while the worker is ready (GET /ready answers 200), else 0.",
             registry=r,
         )
+        # In exposition order, after the registry's families.
+        self.by_model = (
+            self.events_in,
+            self.events_valid,
+            self.late,
+            self.windows_closed,
+            self.alerts,
+            self.close_latency,
+            self.watermark,
+        )
         # Not in the registry: rendered from per-model cached text (app.stream.feature_metrics).
         self.features = FeatureStatistics()
         # model -> names of the features of its baselines (every version seen).
         self._baseline_features: dict[str, frozenset[str]] = {}
-        # model -> (metric, label values) of every child naming it, for removal on withdrawal.
-        self._children: dict[str, set[tuple[MetricWrapperBase, tuple[str, ...]]]] = {}
-        self._lock = threading.Lock()
 
     # -- labels --------------------------------------------------------------------------
     def model_label(self, model: str | None) -> str:
         """The model's own id if it has a baseline here, else ``unknown``."""
         return model if model is not None and model in self._baseline_features else UNKNOWN
 
-    def _child(self, metric: M, model: str, *rest: str) -> M:
-        """The metric's child for ``model`` (first label) and the other label values."""
-        label = self.model_label(model)
-        values = (label, *rest)
-        if label != UNKNOWN:
-            with self._lock:
-                self._children.setdefault(label, set()).add((metric, values))
-        return metric.labels(*values)
-
     # -- baselines -----------------------------------------------------------------------
     def baseline_added(self, baseline: Baseline) -> None:
         """A baseline version of the model is known: its id and features may be labels."""
         names = frozenset(f.name for f in baseline.features)
-        with self._lock:
-            known = self._baseline_features.get(baseline.model_id, frozenset())
-            self._baseline_features[baseline.model_id] = known | names
+        known = self._baseline_features.get(baseline.model_id, frozenset())
+        self._baseline_features[baseline.model_id] = known | names
 
     def baseline_withdrawn(self, model: str) -> None:
         """The model's baseline was withdrawn: remove every series naming it."""
-        with self._lock:
-            self._baseline_features.pop(model, None)
-            children = self._children.pop(model, set())
-        for metric, values in children:
-            metric.remove(*values)
+        self._baseline_features.pop(model, None)
+        for family in self.by_model:
+            family.remove_model(model)
         self.features.drop_model(model)
 
     # -- updates from the stages ----------------------------------------------------------
-    def count(self, metric: Counter, counts: Mapping[str, int]) -> None:
+    def count(self, family: ModelFamily, counts: Mapping[str, int]) -> None:
         """Add a batch's per-model counts to a by-model counter."""
         by_label: dict[str, int] = {}
         for model, n in counts.items():
             label = self.model_label(model)
             by_label[label] = by_label.get(label, 0) + n
         for label, n in by_label.items():
-            self._child(metric, label).inc(n)
+            family.inc(label, (), n)
 
-    def model_event(self, metric: Counter, model: str | None, n: float = 1.0) -> None:
-        self._child(metric, model or UNKNOWN).inc(n)
+    def model_event(self, family: ModelFamily, model: str | None, n: float = 1.0) -> None:
+        family.inc(self.model_label(model), (), n)
 
     def set_watermark(self, partition: int, model: str | None, seconds: float) -> None:
-        self._child(self.watermark, model or UNKNOWN, str(partition)).set(seconds)
+        self.watermark.set(self.model_label(model), (str(partition),), seconds)
 
     def window_closed(self, result: WindowResult, close_latency_s: float) -> None:
         """A window result went out ``close_latency_s`` after the window's end."""
         model = result.model_id
-        self._child(self.windows_closed, model, result.status).inc()
-        self._child(self.close_latency, model).observe(close_latency_s)
+        label = self.model_label(model)
+        self.windows_closed.inc(label, (result.status,))
+        self.close_latency.observe(label, close_latency_s)
         wanted = self._baseline_features.get(model)
         if wanted is None:
             return  # no baseline (withdrawn meanwhile): no feature series
@@ -203,10 +194,30 @@ class DriftlineMetrics:
         self.ready.set_function(lambda: 1.0 if check() else 0.0)
 
     # -- exposition ----------------------------------------------------------------------
+    def render_steps(self) -> Iterator[list[bytes]]:
+        """The Prometheus text format (0.0.4) of every series, as runs of chunks to send in
+        order, each run a bounded slice of work (at most ``SLICE_MODELS`` models' text);
+        ``render_async`` yields to the event loop between runs. Call on the event loop."""
+        yield [generate_latest(self.registry)]  # build info, process, readiness: small
+        for family in self.by_model:
+            models = family.models()
+            for i in range(0, len(models), SLICE_MODELS):
+                run = [family.model_text(m) for m in models[i : i + SLICE_MODELS]]
+                yield [family.header, *run] if i == 0 else run
+        yield self.features.render()
+
     def render_chunks(self) -> list[bytes]:
-        """The Prometheus text format (0.0.4) of every series, as chunks to send in order;
-        safe from any thread (the web page calls it in one)."""
-        return [generate_latest(self.registry), *self.features.render()]
+        return [chunk for run in self.render_steps() for chunk in run]
+
+    async def render_async(self) -> list[bytes]:
+        """``render_chunks`` in slices, letting other tasks run in between: a model's text
+        is rendered on its first scrape after an update, so a slice costs at most
+        ``SLICE_MODELS`` models' lines (about a millisecond)."""
+        chunks: list[bytes] = []
+        for run in self.render_steps():
+            chunks.extend(run)
+            await asyncio.sleep(0)
+        return chunks
 
     def render(self) -> bytes:
         return b"".join(self.render_chunks())

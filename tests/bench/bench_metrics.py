@@ -4,12 +4,16 @@ a flood of unknown model ids.
 1. In process: a registry holding the latest window of 1,000 models, each with 50 numeric
    features (a real evaluation of a 50-feature window, relabelled per model). Reported:
    render time, exposition size and series count; the longest the event loop went without
-   running while one render ran as the web page runs it (in a thread); and, for
-   comparison, the stall of rendering on the loop itself.
+   running (a 1 ms ticker) while one render ran as the web page runs it (in slices on the
+   loop), and for comparison in a thread (before) and on the loop in one go; each right
+   after every model was updated (its text re-rendered) and with nothing changed; and
+   what one model's window close costs the loop.
 2. Against the local broker: one worker with one model's baseline reads 300,000 events of
    random model ids (each dead-lettered as unknown_model). Reported: the worker's RSS
    before and after, the /metrics size after, and the /health time while /metrics renders.
-Environment: DRIFTLINE_BENCH_FLOOD (events of part 2, default 300000; 0 skips part 2).
+Environment: DRIFTLINE_BENCH_FLOOD (events of part 2, default 300000; 0 skips part 2),
+DRIFTLINE_BENCH_RENDER=0 skips part 1, DRIFTLINE_BENCH_TRACEMALLOC=1 runs the worker with
+tracemalloc and prints what grew over each flood.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,7 +66,26 @@ def _baseline(model: str) -> Baseline:
     return make_baseline(*features, model_id=model)
 
 
-def _loaded_metrics(exported: Iterable[str] = DEFAULT_STATISTICS) -> DriftlineMetrics:
+def _window_close_part(metrics: DriftlineMetrics, result: WindowResult) -> None:
+    """What a window close costs the event loop for the metrics: the model's counters and
+    its per-feature text (50 features)."""
+    times = []
+    for m in range(MODELS):
+        r = dataclasses.replace(result, model_id=f"model-{m:04d}")
+        t = time.perf_counter()
+        metrics.window_closed(r, 3.0)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    print(
+        f"  one model's window close (status, latency, {FEATURES} features' text), "
+        f"{MODELS} closes: median {statistics.median(times) * 1000:.2f} ms, "
+        f"max {times[-1] * 1000:.2f} ms"
+    )
+
+
+def _loaded_metrics(
+    exported: Iterable[str] = DEFAULT_STATISTICS,
+) -> tuple[DriftlineMetrics, WindowResult]:
     template = _baseline("model-0000")
     rng = np.random.default_rng(3)
     hist = WindowHistogram.empty(template)
@@ -77,7 +101,7 @@ def _loaded_metrics(exported: Iterable[str] = DEFAULT_STATISTICS) -> DriftlineMe
         metrics.count(metrics.events_valid, {model: 2000})
         metrics.set_watermark(m % 8, model, 1_767_225_660.0)
         metrics.window_closed(dataclasses.replace(result, model_id=model), 3.0)
-    return metrics
+    return metrics, result
 
 
 async def _max_loop_stall_ms(work: str, metrics: DriftlineMetrics) -> tuple[float, float]:
@@ -98,7 +122,9 @@ async def _max_loop_stall_ms(work: str, metrics: DriftlineMetrics) -> tuple[floa
     await asyncio.sleep(0.05)
     gaps.clear()
     t0 = time.perf_counter()
-    if work == "thread":
+    if work == "async":
+        await metrics.render_async()
+    elif work == "thread":
         await loop.run_in_executor(None, metrics.render_chunks)
     else:
         metrics.render_chunks()
@@ -111,7 +137,7 @@ async def _max_loop_stall_ms(work: str, metrics: DriftlineMetrics) -> tuple[floa
 
 def _render_part(label: str, exported: Iterable[str]) -> None:
     t0 = time.perf_counter()
-    metrics = _loaded_metrics(exported)
+    metrics, result = _loaded_metrics(exported)
     built = time.perf_counter() - t0
     times = []
     t = time.perf_counter()
@@ -126,7 +152,8 @@ def _render_part(label: str, exported: Iterable[str]) -> None:
         f"conditions: {label}; {MODELS} models x {FEATURES} numeric features, latest window "
         f"set (built in {built:.1f} s), prometheus_client {_version()}, "
         f"Python {platform.python_version()}, switch interval "
-        f"{sys.getswitchinterval() * 1000:.0f} ms, {os.cpu_count()} cores shared"
+        f"{sys.getswitchinterval() * 1000:.0f} ms, {os.cpu_count()} cores shared, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     first = times.pop(0)
     print(
@@ -135,10 +162,26 @@ def _render_part(label: str, exported: Iterable[str]) -> None:
         f"{len(body) / 1e6:.1f} MB, "
         f"{series:,} series"
     )
-    for work in ("thread", "loop"):
-        took, stall = asyncio.run(_max_loop_stall_ms(work, metrics))
-        where = "in a thread (as /metrics does)" if work == "thread" else "on the loop (before)"
-        print(f"  render {where:31s} {took:5.2f} s; longest event-loop stall {stall:7.1f} ms")
+    wheres = {
+        "async": "in slices on the loop (/metrics)",
+        "thread": "in a thread",
+        "loop": "on the loop in one go",
+    }
+    for work, where in wheres.items():
+        for fresh in (True, False):
+            if fresh:  # every model updated since the last scrape: all text re-rendered
+                for m in range(MODELS):
+                    model = f"model-{m:04d}"
+                    metrics.count(metrics.events_in, {model: 1})
+                    metrics.count(metrics.events_valid, {model: 1})
+                    metrics.set_watermark(m % 8, model, 1_767_225_720.0)
+            took, stall = asyncio.run(_max_loop_stall_ms(work, metrics))
+            state = "after updates" if fresh else "unchanged"
+            print(
+                f"  render {where:33s} {state:13s} {took:5.2f} s; "
+                f"longest event-loop stall {stall:6.1f} ms"
+            )
+    _window_close_part(metrics, result)
 
 
 def _version() -> str:
@@ -154,8 +197,8 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _flood(count: int) -> list[bytes]:
-    rng = np.random.default_rng(5)
+def _flood(count: int, seed: int = 5) -> list[bytes]:
+    rng = np.random.default_rng(seed)
     ts = 1_767_225_600_000
     ids = rng.integers(0, 2**63, size=count)
     doc = {"timestamp": ts, "features": {"f00": 1.0}, "prediction": 0.5}
@@ -196,9 +239,13 @@ def _flood_part(count: int) -> None:
                        env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         port = _free_port()
         log = (work / "worker.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "app", "worker"],
+        traced = os.environ.get("DRIFTLINE_BENCH_TRACEMALLOC") == "1"
+        snap = str(work / "snapshot")
+        command = ["-m", "tests.bench.traced_worker"] if traced else ["-m", "app", "worker"]
+        proc = subprocess.Popen([sys.executable, *command],
                                 env={**env, "DRIFTLINE_WEB_PORT": str(port),
-                                     "DRIFTLINE_DATA_DIR": str(work / "data")},
+                                     "DRIFTLINE_DATA_DIR": str(work / "data"),
+                                     "DRIFTLINE_BENCH_SNAPSHOT": snap},
                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             deadline = time.monotonic() + 120
@@ -213,31 +260,66 @@ def _flood_part(count: int) -> None:
             _wait_counted(port, len(warm))
             http_get(f"http://127.0.0.1:{port}/metrics")
             before = _rss_mib(proc.pid)
-            t0 = time.perf_counter()
-            values = _flood(count)
-            _produce(settings, values)
-            _wait_counted(port, len(warm) + count)
-            took = time.perf_counter() - t0
+            snapshots = [_snapshot(snap, 0)] if traced else []
+            # Two floods of fresh random ids: growth that stops after the first is a
+            # high-water mark (buffers, allocator arenas); growth that repeats is a leak.
+            rss: list[float] = []
+            took = 0.0
+            counted = len(warm)
+            for seed in (6, 7):
+                t0 = time.perf_counter()
+                values = _flood(count, seed)
+                _produce(settings, values)
+                counted += count
+                _wait_counted(port, counted)
+                took += time.perf_counter() - t0
+                del values
+                rss.append(_rss_mib(proc.pid))
+                if traced:
+                    snapshots.append(_snapshot(snap, len(snapshots)))
             body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
-            after = _rss_mib(proc.pid)
             scrape_ms, health_ms = _health_ms_during_render(port)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    if snapshots:
+        _print_growth(snapshots)
     print(
         f"conditions: 1 worker, 4 partitions, 1 model with a baseline; {count:,} events of "
-        f"random model ids (each dead-lettered as unknown_model) after a 10,000-event warm-up; "
-        f"{took:.0f} s to produce and read them"
+        f"random model ids (each dead-lettered as unknown_model) after a 10,000-event warm-up, "
+        f"then the same again with other ids; {took:.0f} s to produce and read both"
     )
     print(
-        f"  worker RSS {before:.1f} MiB before, {after:.1f} MiB after "
-        f"({after - before:+.1f} MiB; goal: within 10 MB)"
+        f"  worker RSS {before:.1f} MiB before, {rss[0]:.1f} MiB after the first flood "
+        f"({rss[0] - before:+.1f} MiB; goal: within 10 MB), {rss[1]:.1f} MiB after the "
+        f"second ({rss[1] - rss[0]:+.1f} MiB)"
     )
     print(
         f"  /metrics after: {len(body) / 1e3:.1f} kB, {series} series; "
         f"/metrics took {scrape_ms:.0f} ms, /health meanwhile {health_ms:.0f} ms"
     )
+
+
+def _snapshot(base: str, n: int) -> tracemalloc.Snapshot:
+    """Have the traced worker dump a snapshot (tests/bench/traced_worker.py) and load it."""
+    Path(f"{base}.req").touch()
+    deadline = time.monotonic() + 300
+    while not Path(f"{base}.{n}.done").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("no snapshot from the worker")
+        time.sleep(0.2)
+    return tracemalloc.Snapshot.load(f"{base}.{n}")
+
+
+def _print_growth(snapshots: list[tracemalloc.Snapshot]) -> None:
+    for i, label in ((1, "first flood"), (2, "second flood")):
+        diff = snapshots[i].compare_to(snapshots[i - 1], "traceback")
+        total = sum(d.size_diff for d in diff)
+        print(f"  traced Python memory over the {label}: {total / 2**20:+.1f} MiB; largest:")
+        for d in sorted(diff, key=lambda d: -d.size_diff)[:6]:
+            frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in d.traceback[:4])
+            print(f"    {d.size_diff / 2**20:+.2f} MiB in {d.count_diff:+,} blocks at {frames}")
 
 
 def _produce(settings: Settings, values: list[bytes]) -> None:
@@ -247,7 +329,10 @@ def _produce(settings: Settings, values: list[bytes]) -> None:
 def _wait_counted(port: int, n: int) -> None:
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        try:
+            body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        except OSError:  # a 2 s timeout while the worker is busy (traced, it is slow)
+            continue
         if metric(body, "driftline_events_in_total", model="unknown") >= n:
             return
         time.sleep(0.5)
@@ -255,9 +340,11 @@ def _wait_counted(port: int, n: int) -> None:
 
 
 def run() -> None:
-    print("### render with 1,000 models x 50 features")
-    _render_part("default statistics (5 series per feature)", DEFAULT_STATISTICS)
-    _render_part("DRIFTLINE_METRICS_FEATURE_STATISTICS=all (12 per feature)", FAMILY_OF)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
+    if os.environ.get("DRIFTLINE_BENCH_RENDER", "1") != "0":
+        print("### render with 1,000 models x 50 features")
+        _render_part("default statistics (5 series per feature)", DEFAULT_STATISTICS)
+        _render_part("DRIFTLINE_METRICS_FEATURE_STATISTICS=all (12 per feature)", FAMILY_OF)
     flood = int(os.environ.get("DRIFTLINE_BENCH_FLOOD", "300000"))
     if flood:
         print("\n### worker memory under random unknown model ids")
