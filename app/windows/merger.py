@@ -4,8 +4,9 @@ when the window is complete.
 Per-model progress. A window of model m is complete when every source partition that
 carries m has passed its end on m's clock. A partition carries m from the first progress
 message it sends for m (stage 1 sends one with m's first event on it, before any partial
-of m), so a partition that never carried m never holds m's windows open, and one that
-carries m and is behind (a backlog not yet read) always does. Each source partition sends
+of m), so a partition that never carries m never holds m's windows open for long (below:
+only while it lags), and one that carries m and is behind (a backlog not yet read) always
+does. Each source partition sends
 its progress to every partials partition *after* the partials it completes (one producer,
 per-partition order), so when p's progress for m arrives here, p's partials of m for the
 windows it covers have arrived too.
