@@ -285,8 +285,7 @@ class BinStage:
             end = self.consumer.highwater(tp)
             position = None if end is None else await self.consumer.position(tp)
             if position is not None and (
-                position != owned.position_sent
-                or now - owned.position_sent_at >= POSITION_REPEAT_S
+                position != owned.position_sent or now - owned.position_sent_at >= POSITION_REPEAT_S
             ):
                 # Every record below it was folded under this lock and its outputs sent:
                 # stage 2 releases windows of models this partition has not shown once it
