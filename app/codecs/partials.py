@@ -2,7 +2,9 @@
 partition, or a source's backlog status, one JSON object each, the same for live workers
 and replay: ``{"type": "partial", ...}``, ``{"type": "wm", "source": p, "model_id": m,
 "closed_upto_ms": t}`` and ``{"type": "ready", "source": p, "ready": b}`` (a new owner
-has, or has not yet, read the backlog it started with).
+has, or has not yet, read the backlog it started with), and ``{"type": "position", "source":
+p, "offset": o}`` (p has been read up to offset o; a worker that predates it ignores it, as
+any message of a type it does not know).
 
 Versions: a progress message without ``model_id`` was written before per-model clocks
 (one watermark per partition); it is still read, as progress of every model the source
@@ -22,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from app.windows.binner import Output, SourceReady, WatermarkAdvanced
+from app.windows.binner import Output, SourcePosition, SourceReady, WatermarkAdvanced
 from app.windows.partial import Partial
 
 
@@ -72,6 +74,8 @@ def output_document(out: Output) -> dict[str, Any]:
         return {"type": "partial", **partial_document(out)}
     if isinstance(out, SourceReady):
         return {"type": "ready", "source": out.source_partition, "ready": out.ready}
+    if isinstance(out, SourcePosition):
+        return {"type": "position", "source": out.source_partition, "offset": out.offset}
     return {
         "type": "wm",
         "source": out.source_partition,
@@ -91,6 +95,8 @@ def output_from_document(d: dict[str, Any]) -> Output | None:
         )
     if d.get("type") == "ready":
         return SourceReady(int(d["source"]), bool(d["ready"]))
+    if d.get("type") == "position":
+        return SourcePosition(int(d["source"]), int(d["offset"]))
     return None
 
 

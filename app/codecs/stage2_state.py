@@ -3,9 +3,13 @@ the per-model source progress with the partials offset applied last under one ke
 each pending window's partials (and late-event reports) under its own key, so a new
 partial rewrites one window.
 
-Versions. Progress, 2 (written now): ``{"v": 2, "clocks": {model: [[source, t], ...]},
+Versions. Progress, 3 (written now): ``{"v": 3, "clocks": {model: [[source, t], ...]},
 "emitted": {model: t}, "joined_late": [[model, source, t], ...], "legacy_floor": t,
-"ready": [source, ...], "applied_offset": o}``. 1 (before per-model progress):
+"ready": [source, ...], "applied_offset": o, "positions": [[source, offset], ...],
+"confirmed": {model: t}, "barriers": [[model, t, [[source, end], ...]], ...]}`` (the
+sources' input positions and what they confirmed, app.windows.merger). 2: without the last
+three; restored with no position known and nothing confirmed, so a window of a model some
+ready source has not shown waits for that source's next position. 1 (before per-model progress):
 ``closed_upto``, one value per source for every model; restored with every source ready,
 as a floor (windows ending at or before the slowest source's value were closed for every
 model), and the sources with partials of a pending window as that model's carriers at
@@ -22,7 +26,8 @@ import orjson
 from app.codecs.partials import partial_document, partial_from_document
 from app.windows.merger import WindowMerger
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # the progress
+PENDING_VERSION = 2  # a pending window
 
 
 def watermarks_to_bytes(merger: WindowMerger) -> bytes:
@@ -35,6 +40,12 @@ def watermarks_to_bytes(merger: WindowMerger) -> bytes:
             "legacy_floor": merger.legacy_floor,
             "ready": sorted(merger.ready),
             "applied_offset": merger.applied_offset,
+            "positions": [[s, o] for s, o in sorted(merger.positions.items())],
+            "confirmed": merger.confirmed,
+            "barriers": [
+                [m, t, [[s, e] for s, e in sorted(ends.items())]]
+                for m, (t, ends) in sorted(merger.barriers.items())
+            ],
         }
     )
 
@@ -59,13 +70,18 @@ def restore_watermarks(merger: WindowMerger, raw: bytes) -> None:
     merger.joined_late = {(m, int(s)): int(t) for m, s, t in doc["joined_late"]}
     merger.legacy_floor = doc["legacy_floor"]
     merger.ready = {int(s) for s in doc["ready"]}
+    merger.positions = {int(s): int(o) for s, o in doc.get("positions", [])}
+    merger.confirmed = {m: int(t) for m, t in doc.get("confirmed", {}).items()}
+    merger.barriers = {
+        m: (int(t), {int(s): int(e) for s, e in ends}) for m, t, ends in doc.get("barriers", [])
+    }
 
 
 def pending_to_bytes(merger: WindowMerger, key: tuple[str, int]) -> bytes:
     """The partials kept for window ``key`` (model, start), by source partition."""
     return orjson.dumps(
         {
-            "v": STATE_VERSION,
+            "v": PENDING_VERSION,
             "model_id": key[0],
             "window_start_ms": key[1],
             "partials": [

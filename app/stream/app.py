@@ -82,6 +82,10 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     def on_revoked(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         second.forget_all()
 
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        await second.input_ends.close()
+
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
         return web.text("ok\n")

@@ -19,6 +19,11 @@ reads a snapshot that covers everything the previous one emitted. The decisions 
 due, what is refused, where to resume, when a partition is idle) are pure functions in
 ``app.windows.checkpoint``; this module does the I/O they call for.
 
+Positions: at the same check, each owned partition whose position moved tells stage 2
+(``SourcePosition``, after the outputs of every record below it), so stage 2 can close a
+window of a model this partition never showed once it has read what it held when the
+carriers passed that window (``app.windows.merger``).
+
 Idle models: on a partition that is caught up (position at the high watermark), a model
 quiet for ``idle_seconds`` advances its event time by the wall time since its last event
 was read, never to the wall clock (``PartitionBinner.on_idle``), inside this loop, so the
@@ -51,7 +56,7 @@ from app.stream import kafka, membership
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
 from app.stream.snapshots import read_latest_retrying, snapshot_key
-from app.windows.binner import Output, PartitionBinner, SourceReady
+from app.windows.binner import Output, PartitionBinner, SourcePosition, SourceReady
 from app.windows.checkpoint import (
     caught_up,
     checkpoint_due,
@@ -66,6 +71,9 @@ from app.windows.spec import route
 log = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 0.5  # how often idle models are looked for (idle_seconds is the threshold)
+# A position that has not moved is told again this often: a stage 2 whose state starts
+# afresh (or whose partials log lost the last one to retention) learns it all the same.
+POSITION_REPEAT_S = 30.0
 
 
 @dataclass
@@ -77,6 +85,8 @@ class Owned:
     pending: int = 0  # records folded since the last checkpoint
     closed: bool = False  # partials or a watermark went out since the last checkpoint
     ready: bool = False  # the backlog it came with is read (stage 2 was told)
+    position_sent: int | None = None  # the last position stage 2 was told (SourcePosition)
+    position_sent_at: float = 0.0  # monotonic time it was told
 
 
 @dataclass
@@ -241,7 +251,7 @@ class BinStage:
             if isinstance(out, Partial):
                 q = route(out.model_id, out.window_start_ms, self.n)
                 await self._send(partials, value, out.model_id.encode(), q)
-            elif isinstance(out, SourceReady):
+            elif isinstance(out, SourceReady | SourcePosition):
                 for q in range(self.n):
                     await self._send(partials, value, None, q)
             else:
@@ -274,6 +284,15 @@ class BinStage:
             tp = TopicPartition(self.topic, p)
             end = self.consumer.highwater(tp)
             position = None if end is None else await self.consumer.position(tp)
+            if position is not None and (
+                position != owned.position_sent or now - owned.position_sent_at >= POSITION_REPEAT_S
+            ):
+                # Every record below it was folded under this lock and its outputs sent:
+                # stage 2 releases windows of models this partition has not shown once it
+                # has read what it held when their carriers passed them (app.windows.merger).
+                owned.position_sent = position
+                owned.position_sent_at = now
+                await self._emit([SourcePosition(p, position)])
             if not caught_up(position, end):
                 continue  # a backlog is never overtaken: its events would all turn late
             if not owned.ready:  # its backlog is read: it no longer holds unseen models

@@ -1,8 +1,11 @@
 """Stage 2 of a live worker, a Faust agent on the partials topic (per partials partition q).
 
 Partials replace per source partition; watermarks complete windows; each complete window
-is evaluated and its result (and drift event) emitted. The state of q (pending partials and
-watermarks, with the partials offset applied last) lives in the ``stage2`` table.
+is evaluated and its result (and drift event) emitted. When a window waits for partitions
+that have not shown its model, the input's end offsets are read here (``InputEnds``) and
+the window closes once those partitions' positions reach them (app.windows.merger). The
+state of q (pending partials and watermarks, with the partials offset applied last) lives
+in the ``stage2`` table.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from app.config import Settings
 from app.contracts.deadletter import dead_letter
 from app.pipeline.results import WindowResult, window_id
 from app.stream.gap_reader import GapReader
+from app.stream.input_ends import InputEnds
 from app.stream.metrics import DriftlineMetrics
-from app.windows.binner import SourceReady, WatermarkAdvanced
+from app.windows.binner import SourcePosition, SourceReady, WatermarkAdvanced
 from app.windows.merger import CompleteWindow, WindowMerger
 from app.windows.partial import Partial
 
@@ -66,13 +70,14 @@ class MergeStage:
             "stage2", default=None, partitions=self.n, key_type=bytes, value_type=bytes
         )
         self.partials_reader = GapReader(settings, settings.topic_partials)
+        self.input_ends = InputEnds(settings)
         self.mergers: dict[int, WindowMerger] = {}
 
     def _merger(self, q: int) -> WindowMerger:
         merger = self.mergers.get(q)
         if merger is None:
             # No source is ready until its stage 1 says so (or the stored state does).
-            merger = WindowMerger(self.n, self.spec, all_ready=False)
+            merger = WindowMerger(self.n, self.spec, all_ready=False, live=True)
             pending = []
             for key, raw in list(self.stage2.items()):
                 kq, kind = orjson.loads(key)[:2]
@@ -84,6 +89,7 @@ class MergeStage:
                     pending.append(raw)
             for raw in pending:  # after the progress (see restore_watermarks)
                 restore_pending(merger, raw)
+            merger.want_barriers()
             self.mergers[q] = merger
         return merger
 
@@ -133,20 +139,39 @@ class MergeStage:
                 self.metrics.duplicates.inc()
             else:
                 await self._late_partial(out)
-            self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
-            return
+            if not merger.wanted:
+                self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
+                return
         done: list[CompleteWindow] = []
         before = set(merger.pending_keys())
         if isinstance(out, WatermarkAdvanced):
             done = merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
         elif isinstance(out, SourceReady):
             done = merger.on_ready(out.source_partition, out.ready)
+        elif isinstance(out, SourcePosition):
+            done = merger.on_position(out.source_partition, out.offset)
+        if merger.wanted:
+            done.extend(await self._barriers(q, merger))
         gone = before - set(merger.pending_keys())
         self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
         for window in done:
             await self._close(window)
         for model, start in sorted(gone):
             del self.stage2[orjson.dumps([q, "p", model, start])]
+
+    async def _barriers(self, q: int, merger: WindowMerger) -> list[CompleteWindow]:
+        """Windows the carriers passed wait for partitions that have not shown their model:
+        read the input's end offsets now (after that progress was applied) and hand them to
+        the merger. On failure the models stay wanted and the next record here retries."""
+        try:
+            ends = await self.input_ends.read()
+        except Exception as err:
+            log.warning("stage 2 partition %d: input end offsets not read (%r); retrying", q, err)
+            return []
+        done: list[CompleteWindow] = []
+        for model in sorted(merger.wanted):
+            done.extend(merger.on_barrier(model, ends))
+        return done
 
     async def _late_partial(self, partial: Partial) -> None:
         """A partition that first showed the model after this window's result went out

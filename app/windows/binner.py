@@ -76,8 +76,20 @@ class SourceReady:
     ready: bool
 
 
+@dataclass(frozen=True)
+class SourcePosition:
+    """A source partition has been read up to ``offset`` (exclusive): every record below
+    it was folded and its outputs were sent before this message (live stage 1 says so as
+    its position moves). A live merger releases a window of a model the partition has not
+    shown once the partition has read what it held when the carriers passed the window
+    (app.windows.merger)."""
+
+    source_partition: int
+    offset: int
+
+
 # What stage 1 sends to stage 2 (the partials topic), in order.
-Output = Partial | WatermarkAdvanced | SourceReady
+Output = Partial | WatermarkAdvanced | SourceReady | SourcePosition
 NO_OUTPUT: tuple[Output, ...] = ()  # the common case, returned without allocating
 
 

@@ -4,8 +4,9 @@ when the window is complete.
 Per-model progress. A window of model m is complete when every source partition that
 carries m has passed its end on m's clock. A partition carries m from the first progress
 message it sends for m (stage 1 sends one with m's first event on it, before any partial
-of m), so a partition that never carried m never holds m's windows open, and one that
-carries m and is behind (a backlog not yet read) always does. Each source partition sends
+of m), so a partition that never carries m never holds m's windows open for long (below:
+only while it lags), and one that carries m and is behind (a backlog not yet read) always
+does. Each source partition sends
 its progress to every partials partition *after* the partials it completes (one producer,
 per-partition order), so when p's progress for m arrives here, p's partials of m for the
 windows it covers have arrived too.
@@ -18,6 +19,26 @@ added to a result already emitted, and must not be dropped: ``on_partial`` answe
 "late" and the stream reports the partial on the side output (dead-letter reason
 ``late``, with the window id, the partition and its offsets). Never double-counted: the
 emitted result stands, and later windows wait for that partition like any carrier.
+
+A ready source that has not shown m (live). "Ready" says a source has read the backlog it
+started with, not that it has read what was appended a moment ago: a burst of m's traffic
+spread over partitions 0-3 may be fetched from 0-2 first, move m's clock past a window and
+close it before 3's records of it are read (then 3 would join late and its partial of that
+window go to the side output: a race on fetch timing). So in a live merger (``live``) a
+ready source that does not carry m holds m's windows until it has read what its partition
+held when the carriers had passed them: once the carriers pass a window that holds partials
+here, the merger asks (``wanted``) for the input partitions' end offsets, read from the
+broker after that moment (``on_barrier``: model, {source: end}), and closes the window once
+every such source's position (``SourcePosition``, every record below it read and its outputs
+sent before, one producer in per-partition order) has reached its end. Any record of m that
+was on the broker (acknowledged to its producer) when the carriers had passed the window is
+then below its partition's end, so its partition's first progress of m reaches this merger
+before the position that releases the window: it carries m, and the window waits for its
+clock. Clock-free and independent of which worker owns what, so correct across workers;
+a source never carrying m still holds m's windows only for as long as it lags (a source
+whose owner is gone holds them until its next owner has read its backlog, as before). An
+event appended after that moment, into a partition that had never shown m, is late as
+before. Replay and analyze know every source's models in advance and do not wait.
 
 Replacing, not adding: a redelivered partial (at-least-once) replaces the copy kept for its
 source partition, so duplicates cannot double-count. A partial for a window that is
@@ -51,9 +72,25 @@ class CompleteWindow:
 class WindowMerger:
     """Pending windows and per-model source progress of one partials partition."""
 
-    def __init__(self, sources: int, spec: WindowSpec, *, all_ready: bool = True) -> None:
+    def __init__(
+        self, sources: int, spec: WindowSpec, *, all_ready: bool = True, live: bool = False
+    ) -> None:
         self.sources = sources
         self.spec = spec
+        # Live: a ready source that has not shown a model holds its windows until it has
+        # read what its partition held when the carriers passed them (module docstring).
+        self.live = live
+        # source -> the input offset it has read up to (SourcePosition).
+        self.positions: dict[int, int] = {}
+        # model -> windows ending at or before this: every ready source not carrying it
+        # had read what its partition held when the carriers passed them.
+        self.confirmed: dict[str, int] = {}
+        # model -> (the carriers' horizon, {source not carrying it: the input's end offset
+        # read after they passed it}): confirmed up to the horizon once each position is there.
+        self.barriers: dict[str, tuple[int, dict[int, int]]] = {}
+        # Models whose windows wait for the input's end offsets (on_barrier); not persisted:
+        # want_barriers() recomputes it after a restore.
+        self.wanted: set[str] = set()
         # Sources that have read the backlog they started with (SourceReady). One that has
         # not may still show any model: it holds the windows of models it does not carry.
         # Replay and analyze know every source's models in advance: all ready.
@@ -92,9 +129,23 @@ class WindowMerger:
                 horizon = value
         return horizon
 
+    def unseen(self, model_id: str) -> list[int]:
+        """Ready sources that have not shown the model."""
+        carriers = self.clocks.get(model_id, {})
+        return sorted(s for s in self.ready if s not in carriers)
+
+    def limit(self, model_id: str) -> int | None:
+        """The model's windows ending at or before this may close: the horizon, and in a
+        live merger no later than the sources not carrying the model have confirmed."""
+        horizon = self.horizon(model_id)
+        if horizon is None or not self.live or not self.unseen(model_id):
+            return horizon
+        confirmed = self.confirmed.get(model_id)
+        return None if confirmed is None else min(confirmed, horizon)
+
     def closed_through(self, model_id: str) -> int | None:
         """No partial of the model's windows ending at or before this will be merged."""
-        best = self.horizon(model_id)
+        best = self.limit(model_id)
         for other in (self.emitted_upto.get(model_id), self.legacy_floor):
             if other is not None and (best is None or other > best):
                 best = other
@@ -152,6 +203,41 @@ class WindowMerger:
         carriers[source] = closed_upto_ms
         return self._complete(model_id)
 
+    def on_position(self, source: int, offset: int) -> list[CompleteWindow]:
+        """A source has read its input partition up to ``offset`` (every output of the
+        records below it arrived before); return the windows it releases."""
+        if not 0 <= source < self.sources:
+            raise ValueError(f"position of source partition {source}, expected < {self.sources}")
+        if offset <= self.positions.get(source, -1):
+            return []
+        self.positions[source] = offset
+        out: list[CompleteWindow] = []
+        for model in sorted(self.barriers):
+            if source in self.barriers[model][1]:
+                out.extend(self._complete(model))
+        return out
+
+    def on_barrier(self, model_id: str, ends: dict[int, int]) -> list[CompleteWindow]:
+        """The input partitions' end offsets, read from the broker after the model was
+        ``wanted`` (no record of this merger's was applied in between); return the windows
+        already released."""
+        self.wanted.discard(model_id)
+        horizon = self.horizon(model_id)
+        unseen = self.unseen(model_id)
+        if horizon is None or not unseen:
+            return self._complete(model_id)
+        missing = [s for s in unseen if s not in ends]
+        if missing:
+            raise ValueError(f"no end offset for source partitions {missing}")
+        self.barriers[model_id] = (horizon, {s: ends[s] for s in unseen})
+        return self._complete(model_id)
+
+    def want_barriers(self) -> None:
+        """After a restore: want the end offsets of every model whose windows wait for
+        them (a barrier wanted before the restore was not persisted)."""
+        for model in sorted(self.clocks):
+            self._release(model)
+
     def on_ready(self, source: int, ready: bool) -> list[CompleteWindow]:
         """A source's backlog status; return the windows its readiness completes."""
         if not 0 <= source < self.sources:
@@ -167,8 +253,40 @@ class WindowMerger:
             out.extend(self._complete(model))
         return out
 
-    def _complete(self, model_id: str) -> list[CompleteWindow]:
+    def _release(self, model_id: str) -> int | None:
+        """Confirm what a met barrier covers, want a new one when pending windows the
+        carriers passed wait for it; return the model's limit."""
         horizon = self.horizon(model_id)
+        if horizon is None:
+            self.wanted.discard(model_id)  # asked again once the horizon is back
+            return None
+        unseen = self.unseen(model_id) if self.live else []
+        if not unseen:
+            self.wanted.discard(model_id)  # nothing waits for the input's end offsets
+            return horizon
+        barrier = self.barriers.get(model_id)
+        if barrier is not None:
+            upto, ends = barrier
+            if any(s not in ends for s in unseen):
+                del self.barriers[model_id]  # cannot be met (sources changed): ask again
+            elif all(self.positions.get(s, -1) >= ends[s] for s in unseen):
+                del self.barriers[model_id]
+                if upto > self.confirmed.get(model_id, upto - 1):
+                    self.confirmed[model_id] = upto
+        confirmed = self.confirmed.get(model_id)
+        if model_id not in self.barriers:
+            size = self.spec.size_ms
+            if any(
+                m == model_id
+                and start + size <= horizon
+                and (confirmed is None or start + size > confirmed)
+                for m, start in self.pending
+            ):
+                self.wanted.add(model_id)
+        return None if confirmed is None else min(confirmed, horizon)
+
+    def _complete(self, model_id: str) -> list[CompleteWindow]:
+        horizon = self._release(model_id)
         if horizon is None:
             return []
         size = self.spec.size_ms
