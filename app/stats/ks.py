@@ -48,6 +48,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import sqrt
 
+import numpy as np
+import numpy.typing as npt
 from scipy.special import kolmogorov
 
 
@@ -103,6 +105,34 @@ def ks_test(base: Sequence[int], win: Sequence[int]) -> tuple[float, float]:
     if widest == 0:
         return 0.0, 1.0
     # D is reached on the boundary after cell ``at``; the sup may lie in either neighbour.
+    after = base[at + 1] + win[at + 1] if at + 1 < len(base) else 0
+    mass = max(base[at] + win[at], after) / (nb + nw)
+    d = widest / (nb * nw)
+    return d, ks_pvalue(d, nb, nw, mass)
+
+
+# Beyond this n_b * n_w the integer gaps could overflow int64: the exact Python path then.
+_INT64_SAFE = 2**62
+
+
+def ks_test_grid(
+    base_cumulative: npt.NDArray[np.int64], base: Sequence[int], win: Sequence[int]
+) -> tuple[float, float]:
+    """``ks_test`` for a KS grid (~1,000 cells) in numpy, given the baseline's cumulative
+    counts: the same integers, so the same D, boundary and p-value as ``ks_test``."""
+    w = np.asarray(win, dtype=np.int64)
+    nb = int(base_cumulative[-1])
+    nw = int(w.sum())
+    if nb == 0 or nw == 0:
+        return 0.0, 1.0
+    if nb * nw >= _INT64_SAFE:
+        return ks_test(base, win)
+    cw = np.cumsum(w)
+    gaps = np.abs(base_cumulative * nw - cw * nb)
+    at = int(np.argmax(gaps))  # the first boundary of the widest gap, as ks_test
+    widest = int(gaps[at])
+    if widest == 0:
+        return 0.0, 1.0
     after = base[at + 1] + win[at + 1] if at + 1 < len(base) else 0
     mass = max(base[at] + win[at], after) / (nb + nw)
     d = widest / (nb * nw)

@@ -31,6 +31,7 @@ from tests.factories import categorical_from_values, make_baseline, numeric_from
 
 TRAIN_ROWS = 100_000
 BINS = 20  # app.baseline.build's default
+KS_CELLS = 1000  # app.baseline.build's default KS grid
 ALPHA = 0.05
 RULES = DriftConfig().for_model("m")
 CHANGED = "n_normal"
@@ -82,7 +83,7 @@ class World:
     nulls: dict[str, int]
 
 
-def world(seed: int = 1) -> World:
+def world(seed: int = 1, ks_cells: int = KS_CELLS) -> World:
     rng = np.random.default_rng(seed)
     truths = features()
     out: list[FeatureBaseline] = []
@@ -94,7 +95,7 @@ def world(seed: int = 1) -> World:
         nulls[t.name] = k
         if t.dist is not None:
             raw[t.name] = np.sort(values)
-            out.append(numeric_from_values(t.name, values, BINS, k))
+            out.append(numeric_from_values(t.name, values, BINS, k, ks_cells=ks_cells))
         else:
             out.append(categorical_from_values(t.name, values.tolist(), 20, k))
     return World(truths, make_baseline(*out), raw, nulls)
@@ -136,7 +137,7 @@ def judge(w: World, truths: list[Truth], n: int, rng: np.random.Generator) -> Ju
         values = t.sample(rng, n - k)
         h.nulls[i] = k
         if fb.numeric is not None:
-            h.cells[i][:] = numpy_cells(fb.numeric.edges, values)
+            h.cells[i][:] = numpy_cells(fb.numeric.cell_edges, values)
             _, p = raw_ks(w.raw[fb.name], values)
             ks_exact[fb.name] = p
             base_rows = fb.numeric.count + fb.numeric.null_count
