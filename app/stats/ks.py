@@ -120,21 +120,21 @@ def ks_test_grid(
 ) -> tuple[float, float]:
     """``ks_test`` for a KS grid (~1,000 cells) in numpy, given the baseline's cumulative
     counts: the same integers, so the same D, boundary and p-value as ``ks_test``."""
-    w = np.asarray(win, dtype=np.int64)
+    w = np.asarray(win, dtype=np.int64)  # no copy for the histogram's own array
     nb = int(base_cumulative[-1])
     nw = int(w.sum())
     if nb == 0 or nw == 0:
         return 0.0, 1.0
     if nb * nw >= _INT64_SAFE:
-        return ks_test(base, win)
+        return ks_test(base, w.tolist())
     cw = np.cumsum(w)
     gaps = np.abs(base_cumulative * nw - cw * nb)
     at = int(np.argmax(gaps))  # the first boundary of the widest gap, as ks_test
     widest = int(gaps[at])
     if widest == 0:
         return 0.0, 1.0
-    after = base[at + 1] + win[at + 1] if at + 1 < len(base) else 0
-    mass = max(base[at] + win[at], after) / (nb + nw)
+    after = int(base[at + 1] + w[at + 1]) if at + 1 < len(base) else 0
+    mass = max(int(base[at] + w[at]), after) / (nb + nw)
     d = widest / (nb * nw)
     return d, ks_pvalue(d, nb, nw, mass)
 
