@@ -7,20 +7,20 @@ not get a usable value for the feature; a type change or a vanished feature ther
 shows up as a null-rate jump. The baseline's null rate is null_count / (null_count +
 count) of the training rows.
 
-Numeric features get KS (the test, on the baseline's KS grid when it has one), PSI, KL, JS, Wasserstein and the out-of-range share;
-categorical and boolean ones get chi-square (the test), PSI, KL, JS and, when the
-baseline's vocabulary is complete (empty "other" bucket), the unseen share with its test
-against the baseline's 0 unseen. Distribution statistics need n > 0; rates need
+Numeric features get KS (the test, on the baseline's KS grid when it has one), PSI, KL,
+JS, Wasserstein and the out-of-range share; categorical and boolean ones get chi-square
+(the test), PSI, KL, JS and, when the baseline's vocabulary is complete (empty "other"
+bucket), the unseen share with its test against the baseline's 0 unseen. Distribution statistics need n > 0; rates need
 n_events > 0. Missing statistics are None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import numpy.typing as npt
-from dataclasses import dataclass, fields, replace
 
 from app.baseline.model import FeatureBaseline, NumericProfile
 from app.stats.chi2 import chi2_homogeneity

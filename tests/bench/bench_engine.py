@@ -40,7 +40,11 @@ CATEGORIES = [f"cat_{i:02d}" for i in range(60)]  # more than TOP_K: "other" is 
 def _baseline(n_numeric: int, n_categorical: int, rng: np.random.Generator) -> Baseline:
     features: list[FeatureBaseline] = []
     for i in range(n_numeric):
-        features.append(numeric_from_values(f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS, ks_cells=KS_CELLS))
+        features.append(
+            numeric_from_values(
+                f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS, ks_cells=KS_CELLS
+            )
+        )
     for i in range(n_categorical):
         values = rng.choice(CATEGORIES, size=20_000, p=_shares(len(CATEGORIES)))
         features.append(categorical_from_values(f"cat_{i}", values.tolist(), TOP_K))
@@ -165,8 +169,8 @@ def run() -> None:
     both, plain, binning = _ingest_rate(baseline, raw)
     print(
         "(a) ingest: app.contracts.decode_event + WindowHistogram.add_event, 20 numeric "
-        f"({BINS} quantile bins, a KS grid of {KS_CELLS}) + 5 categorical (top {TOP_K} of 60) features + numeric "
-        f"prediction, {len(raw[0])} bytes/event"
+        f"({BINS} quantile bins, a KS grid of {KS_CELLS}) + 5 categorical (top {TOP_K} "
+        f"of 60) features + numeric prediction, {len(raw[0])} bytes/event"
     )
     print(
         f"    decode_event + bin {both:>10,.0f} events/s  ({1e6 / both:.2f} us/event; "

@@ -139,9 +139,7 @@ def numeric_profile(
         mean=mean + 0.0,
         std=std,
         ks_edges=None if grid is None else tuple(float(e) for e in grid),
-        ks_counts=None
-        if grid is None
-        else tuple(_cell_counts(values, grid, neg_inf, pos_inf)),
+        ks_counts=None if grid is None else tuple(_cell_counts(values, grid, neg_inf, pos_inf)),
     )
 
 
