@@ -10,8 +10,8 @@ count) of the training rows.
 Numeric features get KS (the test, on the baseline's KS grid when it has one), PSI, KL,
 JS, Wasserstein and the out-of-range share; categorical and boolean ones get chi-square
 (the test), PSI, KL, JS and, when the baseline's vocabulary is complete (empty "other"
-bucket), the unseen share with its test against the baseline's 0 unseen. Distribution statistics need n > 0; rates need
-n_events > 0. Missing statistics are None.
+bucket), the unseen share with its test against the baseline's 0 unseen. Distribution
+statistics need n > 0; rates need n_events > 0. Missing statistics are None.
 """
 
 from __future__ import annotations
