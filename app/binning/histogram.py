@@ -206,7 +206,8 @@ class WindowHistogram:
         cells = self.cells[index]
         starts = self.layout.coarse_starts[index]
         if starts is None:
-            return cells
+            plain: list[int] = cells
+            return plain
         counts: list[int] = np.add.reduceat(cells, starts).tolist()
         return counts
 
