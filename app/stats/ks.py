@@ -123,15 +123,17 @@ def ks_test_grid(
     """``ks_test`` for a KS grid (~1,000 cells) in numpy, given the baseline's cumulative
     counts: the same integers, so the same D, boundary and p-value as ``ks_test``."""
     w = np.asarray(win, dtype=np.int64)  # no copy for the histogram's own array
+    cw = np.cumsum(w)
     nb = int(base_cumulative[-1])
-    nw = int(w.sum())
+    nw = int(cw[-1])
     if nb == 0 or nw == 0:
         return 0.0, 1.0
     if nb * nw >= _INT64_SAFE:
         return ks_test(base, w.tolist())
-    cw = np.cumsum(w)
-    gaps = np.abs(base_cumulative * nw - cw * nb)
-    at = int(np.argmax(gaps))  # the first boundary of the widest gap, as ks_test
+    gaps = base_cumulative * nw  # in place from here: ~2,000 cells per feature
+    gaps -= cw * nb
+    np.abs(gaps, out=gaps)
+    at = int(gaps.argmax())  # the first boundary of the widest gap, as ks_test
     widest = int(gaps[at])
     if widest == 0:
         return 0.0, 1.0
