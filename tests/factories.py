@@ -75,9 +75,12 @@ def numeric(
     mean: float = 0.0,
     std: float = 1.0,
     role: FeatureRole = "feature",
+    ks_edges: tuple[float, ...] | None = None,
+    ks_counts: tuple[int, ...] | None = None,
 ) -> FeatureBaseline:
-    """A numeric feature with these edges and cell counts (under, inner bins..., over).
-    ``count`` defaults to the sum of the counts, ``min``/``max`` to the outer edges."""
+    """A numeric feature with these edges and cell counts (under, inner bins..., over),
+    and optionally a KS grid. ``count`` defaults to the sum of the counts, ``min``/``max``
+    to the outer edges."""
     profile = NumericProfile(
         edges=edges,
         counts=counts,
@@ -87,6 +90,8 @@ def numeric(
         max=edges[-1] if max is None else max,
         mean=mean,
         std=std,
+        ks_edges=ks_edges,
+        ks_counts=ks_counts,
     )
     return FeatureBaseline(name, "numeric", role, numeric=profile)
 
@@ -117,10 +122,17 @@ def numeric_from_values(
     n_bins: int = 10,
     nulls: int = 0,
     role: FeatureRole = "feature",
+    ks_cells: int = 0,
 ) -> FeatureBaseline:
     """A numeric feature profiled from sample values: numpy quantile edges, cells by the
-    documented bin rule."""
+    documented bin rule; with ``ks_cells`` also a KS grid of that many quantile cells
+    merged with the edges."""
     edges = quantile_edges(values, n_bins)
+    ks_edges = ks_counts = None
+    if ks_cells and edges[0] != edges[-1]:
+        fine = np.unique(np.concatenate((edges, quantile_edges(values, ks_cells))))
+        ks_edges = tuple(float(e) for e in fine)
+        ks_counts = tuple(numpy_cells(ks_edges, values))
     return numeric(
         name,
         edges,
@@ -132,6 +144,8 @@ def numeric_from_values(
         mean=float(values.mean()),
         std=float(values.std()),
         role=role,
+        ks_edges=ks_edges,
+        ks_counts=ks_counts,
     )
 
 

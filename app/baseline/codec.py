@@ -35,10 +35,12 @@ from jsonschema.exceptions import best_match
 from app.baseline.meaning import problem
 from app.baseline.model import (
     BASELINE_SCHEMA_VERSION,
+    BASELINE_SCHEMA_VERSION_KS_GRID,
     Baseline,
     CategoricalProfile,
     FeatureBaseline,
     NumericProfile,
+    coarse_index,
 )
 from app.contracts.events import PREDICTION_FEATURE, json_path
 from app.contracts.schemas import validator
@@ -79,6 +81,11 @@ def _feature_to_dict(f: FeatureBaseline) -> dict[str, Any]:
             "max": n.max,
             "mean": n.mean,
             "std": n.std,
+            **(
+                {}
+                if n.ks_edges is None or n.ks_counts is None
+                else {"ks_edges": list(n.ks_edges), "ks_counts": list(n.ks_counts)}
+            ),
         }
     assert f.categorical is not None
     c = f.categorical
@@ -95,8 +102,9 @@ def _feature_to_dict(f: FeatureBaseline) -> dict[str, Any]:
 def baseline_to_dict(b: Baseline) -> dict[str, Any]:
     """The baseline document (``schemas/baseline.schema.json``), features in the
     baseline's order."""
+    grid = any(f.numeric is not None and f.numeric.ks_edges is not None for f in b.features)
     doc: dict[str, Any] = {
-        "schema_version": BASELINE_SCHEMA_VERSION,
+        "schema_version": BASELINE_SCHEMA_VERSION_KS_GRID if grid else BASELINE_SCHEMA_VERSION,
         "kind": "baseline",
         "baseline_id": b.baseline_id,
         "model_id": b.model_id,
@@ -189,6 +197,12 @@ def _parse(doc: object) -> Baseline:
     if not feats:
         raise _FieldError(["features"], "a baseline needs at least one feature")
     features = tuple(_feature(name, raw, ["features", name]) for name, raw in feats.items())
+    grid = any(f.numeric is not None and f.numeric.ks_edges is not None for f in features)
+    if grid != (d.get("schema_version") == BASELINE_SCHEMA_VERSION_KS_GRID):
+        raise _FieldError(
+            ["schema_version"],
+            "is 2 exactly when a numeric feature has a KS grid (ks_edges, ks_counts)",
+        )
     version = d.get("model_version")
     column = d.get("prediction_column")
     if column is not None:
@@ -265,7 +279,10 @@ def _feature(name: str, raw: object, at: PathParts) -> FeatureBaseline:
         if std < 0:
             raise _FieldError([*at, "std"], "must be >= 0")
         mean = _finite(f.get("mean"), [*at, "mean"])
-        prof = NumericProfile(edges, counts, null_count, count, low, high, mean, std)
+        ks_edges, ks_counts = _ks_grid(f, edges, counts, at)
+        prof = NumericProfile(
+            edges, counts, null_count, count, low, high, mean, std, ks_edges, ks_counts
+        )
         return FeatureBaseline(name, "numeric", role, numeric=prof)
     if typ not in ("categorical", "boolean"):
         raise _FieldError([*at, "type"], "must be numeric, categorical or boolean")
@@ -286,6 +303,47 @@ def _feature(name: str, raw: object, at: PathParts) -> FeatureBaseline:
         )
     prof_c = CategoricalProfile(cats, counts, null_count, count)
     return FeatureBaseline(name, typ, role, categorical=prof_c)
+
+
+def _ks_grid(
+    f: Mapping[str, Any], edges: tuple[float, ...], counts: tuple[int, ...], at: PathParts
+) -> tuple[tuple[float, ...] | None, tuple[int, ...] | None]:
+    """The KS grid of a numeric profile (``app.baseline.model``), checked: strictly
+    increasing, holding every coarse edge with the same ends, and fine counts that add up
+    to the coarse ones."""
+    if "ks_edges" not in f and "ks_counts" not in f:
+        return None, None
+    if "ks_edges" not in f or "ks_counts" not in f:
+        raise _FieldError(at, "ks_edges and ks_counts go together")
+    fine = tuple(
+        _finite(e, [*at, "ks_edges", i])
+        for i, e in enumerate(_list(f.get("ks_edges"), [*at, "ks_edges"]))
+    )
+    fine_counts = tuple(
+        _count(c, [*at, "ks_counts", i])
+        for i, c in enumerate(_list(f.get("ks_counts"), [*at, "ks_counts"]))
+    )
+    if len(fine) < 2 or edges[0] == edges[-1]:
+        raise _FieldError([*at, "ks_edges"], "needs at least 2 edges and a column of 2 values")
+    for i in range(1, len(fine)):
+        if not fine[i] > fine[i - 1]:
+            raise _FieldError(
+                [*at, "ks_edges", i],
+                f"edges must be strictly increasing: {fine[i]!r} follows {fine[i - 1]!r}",
+            )
+    if fine[0] != edges[0] or fine[-1] != edges[-1] or not set(edges) <= set(fine):
+        raise _FieldError([*at, "ks_edges"], "must hold every edge, with the same first and last")
+    if len(fine_counts) != len(fine) + 1:
+        raise _FieldError(
+            [*at, "ks_counts"],
+            f"has {len(fine_counts)} counts; {len(fine)} edges need {len(fine) + 1}",
+        )
+    added = [0] * len(counts)
+    for c, n in zip(coarse_index(edges, fine), fine_counts, strict=True):
+        added[c] += n
+    if tuple(added) != counts:
+        raise _FieldError([*at, "ks_counts"], "do not add up to counts")
+    return fine, fine_counts
 
 
 def _obj(value: object, at: PathParts) -> dict[str, Any]:

@@ -31,6 +31,15 @@ The prediction is profiled as the baseline's prediction feature (role "predictio
 number or string as is, a class-probability object as its argmax class (ties: the first
 class in sorted order). A baseline without a prediction profile ignores predictions.
 
+KS grid. A numeric feature whose baseline has a KS grid (``app.baseline.model``) is
+counted in the grid's ~2,000 cells (``cells``, a numpy int64 array for such a feature, so
+batches, merges and the KS test are vectorised; a Python list for every other feature,
+whose one-value increments are faster); ``coarse_cells`` adds them up to the
+baseline's bins, which every statistic but KS and the published histograms use.
+Serialised (format 3, written only for a baseline with a KS grid), such a feature's cells
+are sparse, ``[cell, count, cell, count, ...]`` over its non-zero cells, so a partial or
+snapshot stays bounded by the window's events, not by the grid.
+
 ``merge`` adds counts: it is associative and commutative, with ``empty`` as identity.
 """
 
@@ -62,6 +71,7 @@ __all__ = [
     "KIND_OTHER",
     "KIND_STRING",
     "SERIAL_VERSION",
+    "SERIAL_VERSION_KS_GRID",
     "UNKNOWN_CAP",
     "UNSEEN_TEXT_MAX",
     "UNSEEN_VALUES_CAP",
@@ -77,9 +87,12 @@ UNKNOWN_CAP = 32
 UNSEEN_VALUES_CAP = 32  # distinct unseen texts kept per feature
 UNSEEN_TEXT_MAX = 64  # characters of an unseen value's text kept (then "\u2026")
 BATCH_ROWS = 512  # events binned together (measured: 128 is slower, 256-1024 alike)
-# Format 2 adds "unseen_values"; format 1 (no texts) is still read.
+# Format 2 adds "unseen_values"; format 1 (no texts) is still read. Format 3 adds the
+# sparse "ks_cells" of KS-grid features, and is written only for baselines that have any,
+# so every other histogram keeps its format-2 bytes.
 SERIAL_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+SERIAL_VERSION_KS_GRID = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 # JSON type bits recorded for unknown features.
 KIND_NUMBER = 1
@@ -152,7 +165,11 @@ class WindowHistogram:
     def __init__(self, layout: HistogramLayout, *, batch: bool = True) -> None:
         self.layout = layout
         self.n_events = 0
-        self._cells: list[list[int]] = [[0] * k for k in layout.n_cells]
+        # Per feature: a list, or an int64 array for a KS grid (module docstring).
+        self._cells: list[Any] = [
+            [0] * k if starts is None else np.zeros(k, dtype=np.int64)
+            for k, starts in zip(layout.n_cells, layout.coarse_starts, strict=True)
+        ]
         self._nulls: list[int] = [0] * len(layout.names)
         self._unseen: list[int] = [0] * len(layout.names)
         self._mismatched: list[int] = [0] * len(layout.names)
@@ -177,11 +194,22 @@ class WindowHistogram:
 
     # -- counts (reading flushes pending events) -----------------------------------------
     @property
-    def cells(self) -> list[list[int]]:
+    def cells(self) -> list[Any]:
         """Per feature, in baseline order: its cell counts."""
         if self._pending or self._pending_predictions:
             self._flush()
         return self._cells
+
+    def coarse_cells(self, index: int) -> list[int]:
+        """Feature ``index``'s counts in the baseline's bins: its KS-grid cells added up
+        (module docstring), or ``cells[index]`` itself for a feature without a grid."""
+        cells = self.cells[index]
+        starts = self.layout.coarse_starts[index]
+        if starts is None:
+            plain: list[int] = cells
+            return plain
+        counts: list[int] = np.add.reduceat(cells, starts).tolist()
+        return counts
 
     @property
     def nulls(self) -> list[int]:
@@ -296,8 +324,11 @@ class WindowHistogram:
                     np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1
                 )
                 cells = self._cells[plan.index]
-                for i, c in enumerate(counts.tolist()):
-                    cells[i] += c
+                if isinstance(cells, np.ndarray):
+                    cells += counts
+                else:
+                    for i, c in enumerate(counts.tolist()):
+                        cells[i] += c
                 return
         for value in column:
             self._add_value(plan, value)
@@ -389,17 +420,20 @@ class WindowHistogram:
             self._unseen[i] += counts[pos + 1]
             self._mismatched[i] += counts[pos + 2]
             cells = self._cells[i]
-            for j, c in enumerate(counts[pos + 3 : pos + 3 + k]):
-                if c:
-                    cells[j] += c
+            if isinstance(cells, np.ndarray):
+                cells += np.asarray(counts[pos + 3 : pos + 3 + k], dtype=np.int64)
+            else:
+                for j, c in enumerate(counts[pos + 3 : pos + 3 + k]):
+                    if c:
+                        cells[j] += c
             pos += 3 + k
 
     # -- derived counts --------------------------------------------------------------------
     def present(self, index: int) -> int:
         """Events in which feature ``index`` appeared (any value, null included)."""
-        return (
-            sum(self.cells[index]) + self.nulls[index] + self.unseen[index] + self.mismatched[index]
-        )
+        cells = self.cells[index]
+        binned = int(cells.sum()) if isinstance(cells, np.ndarray) else sum(cells)
+        return binned + self.nulls[index] + self.unseen[index] + self.mismatched[index]
 
     def missing(self, index: int) -> int:
         """Events that did not carry feature ``index`` at all."""
@@ -415,6 +449,9 @@ class WindowHistogram:
             )
         self.n_events += other.n_events
         for mine, theirs in zip(self.cells, other.cells, strict=True):
+            if isinstance(mine, np.ndarray):
+                mine += theirs
+                continue
             for j, c in enumerate(theirs):
                 mine[j] += c
         for dst, src in (
@@ -448,14 +485,19 @@ class WindowHistogram:
     def to_dict(self) -> dict[str, Any]:
         """Compact form for Kafka and changelogs: per feature ``[nulls, unseen, mismatched,
         *cells]``, unknown features as ``[non-null, nulls, kind bits]``, the kept unseen
-        texts of the features that have any as ``{text: count}`` (texts sorted)."""
-        return {
-            "v": SERIAL_VERSION,
-            "baseline_id": self.layout.baseline_id,
+        texts of the features that have any as ``{text: count}`` (texts sorted); with a KS
+        grid (format 3) such a feature's row holds the three counters only, its non-zero
+        cells are ``ks_cells`` as ``[cell, count, ...]``."""
+        layout = self.layout
+        grid = layout.coarse_starts
+        doc: dict[str, Any] = {
+            "v": SERIAL_VERSION_KS_GRID if layout.has_ks_grid else SERIAL_VERSION,
+            "baseline_id": layout.baseline_id,
             "n_events": self.n_events,
             "features": {
-                name: [self.nulls[i], self.unseen[i], self.mismatched[i], *self.cells[i]]
-                for i, name in enumerate(self.layout.names)
+                name: [self.nulls[i], self.unseen[i], self.mismatched[i]]
+                + ([] if grid[i] is not None else self.cells[i])
+                for i, name in enumerate(layout.names)
             },
             "unseen_values": {
                 name: {t: self.unseen_values[i][t] for t in sorted(self.unseen_values[i])}
@@ -465,6 +507,13 @@ class WindowHistogram:
             "unknown": {k: list(self.unknown[k]) for k in sorted(self.unknown)},
             "unknown_truncated": self.unknown_truncated,
         }
+        if layout.has_ks_grid:
+            doc["ks_cells"] = {
+                name: _sparse(self.cells[i])
+                for i, name in enumerate(layout.names)
+                if grid[i] is not None and self.cells[i].any()
+            }
+        return doc
 
     @classmethod
     def from_dict(cls, baseline: Baseline, data: Mapping[str, Any]) -> WindowHistogram:
@@ -472,7 +521,12 @@ class WindowHistogram:
         layout = layout_for(baseline)
         version = data.get("v")
         if version not in _READABLE_VERSIONS:
-            raise ValueError(f"histogram format version {version!r}, expected 1 or 2")
+            raise ValueError(f"histogram format version {version!r}, expected 1, 2 or 3")
+        if (version == SERIAL_VERSION_KS_GRID) != layout.has_ks_grid:
+            raise ValueError(
+                f"histogram format version {version!r} does not fit the baseline "
+                f"(format 3 is for baselines with a KS grid, and only for them)"
+            )
         if data.get("baseline_id") != layout.baseline_id:
             raise ValueError(
                 f"histogram of baseline {data.get('baseline_id')!r}, expected {layout.baseline_id}"
@@ -482,13 +536,25 @@ class WindowHistogram:
         features = data.get("features")
         if not isinstance(features, Mapping) or set(features) != set(layout.names):
             raise ValueError("histogram features do not match the baseline's features")
+        sparse = data.get("ks_cells", {})
+        if not isinstance(sparse, Mapping):
+            raise ValueError("histogram 'ks_cells' must map feature names to counts")
+        unknown_grid = set(sparse) - {
+            n for n, g in zip(layout.names, layout.coarse_starts, strict=True) if g is not None
+        }
+        if unknown_grid:
+            raise ValueError(f"KS-grid cells of {sorted(unknown_grid)[0]!r}, which has no grid")
         for i, name in enumerate(layout.names):
             row = features[name]
-            if not isinstance(row, list) or len(row) != 3 + layout.n_cells[i]:
-                raise ValueError(f"feature {name!r}: expected {3 + layout.n_cells[i]} counts")
+            width = 3 if layout.coarse_starts[i] is not None else 3 + layout.n_cells[i]
+            if not isinstance(row, list) or len(row) != width:
+                raise ValueError(f"feature {name!r}: expected {width} counts")
             counts = [_count(c, name) for c in row]
             out.nulls[i], out.unseen[i], out.mismatched[i] = counts[:3]
-            out.cells[i][:] = counts[3:]
+            if width == 3 + layout.n_cells[i]:
+                out.cells[i][:] = counts[3:]
+            else:
+                _read_sparse(out.cells[i], sparse.get(name, []), name)
             if out.present(i) > out.n_events:
                 raise ValueError(f"feature {name!r}: more values than events")
         _read_unseen_values(out, data.get("unseen_values", {}) if version == 2 else {})
@@ -552,6 +618,29 @@ def _read_unseen_values(out: WindowHistogram, data: object) -> None:
         if sum(kept.values()) > out.unseen[i]:
             raise ValueError(f"feature {name!r}: more unseen values than unseen count")
         out.unseen_values[i].update(kept)
+
+
+def _sparse(cells: npt.NDArray[np.int64]) -> list[int]:
+    """``[cell, count, ...]`` over the non-zero cells, in cell order."""
+    at = np.flatnonzero(cells)
+    out: list[int] = np.column_stack((at, cells[at])).ravel().tolist()
+    return out
+
+
+def _read_sparse(cells: npt.NDArray[np.int64], data: object, name: str) -> None:
+    if not isinstance(data, list) or len(data) % 2:
+        raise ValueError(f"feature {name!r}: KS-grid cells must be [cell, count, ...]")
+    last = -1
+    for pos in range(0, len(data), 2):
+        j = _count(data[pos], name)
+        c = _count(data[pos + 1], name)
+        if j <= last or j >= len(cells) or c == 0:
+            raise ValueError(
+                f"feature {name!r}: KS-grid cells must be increasing cells below "
+                f"{len(cells)} with non-zero counts"
+            )
+        cells[j] = c
+        last = j
 
 
 def _count(value: object, where: str) -> int:

@@ -3,7 +3,8 @@
 A ``HistogramLayout`` is built once per baseline (``layout_for`` caches it); a window
 histogram (``app.binning.histogram``) only counts what ``place`` answers.
 
-Numeric features. int and float are binned with the baseline's edges (``bisect`` on a
+Numeric features. int and float are binned with the baseline's edges (its KS grid's when
+it has one, ``app.baseline.model``) (``bisect`` on a
 Python list: for one value that is several times faster than a numpy call). -inf lands
 in underflow, +inf in overflow. bool is *not* a number here: ``true`` in a numeric
 feature is a type change, so it counts as mismatched, as does any string (a number sent
@@ -42,6 +43,7 @@ from operator import itemgetter
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from app.baseline.model import Baseline, FeatureBaseline
 
@@ -135,7 +137,7 @@ _BOOL_ALIASES = (("0", "false"), ("1", "true"))
 
 def _plan(index: int, f: FeatureBaseline) -> FeaturePlan:
     if f.numeric is not None:
-        edges = list(f.numeric.edges)
+        edges = list(f.numeric.cell_edges)
         edges[-1] = nextafter(edges[-1], inf)
         return FeaturePlan(index, True, edges, {}, 0, False, False, False)
     assert f.categorical is not None
@@ -162,7 +164,22 @@ class HistogramLayout:
     def __init__(self, baseline: Baseline) -> None:
         self.baseline_id = baseline.baseline_id
         self.names: tuple[str, ...] = tuple(f.name for f in baseline.features)
-        self.n_cells: tuple[int, ...] = tuple(f.n_bins for f in baseline.features)
+        # Cells a window counts per feature: a numeric feature's KS grid when it has one.
+        self.n_cells: tuple[int, ...] = tuple(f.n_cells for f in baseline.features)
+        self.n_bins: tuple[int, ...] = tuple(f.n_bins for f in baseline.features)
+        # Per feature with a KS grid: the coarse cell of each of its cells (else None).
+        self.coarse_index: tuple[npt.NDArray[np.intp] | None, ...] = tuple(
+            None
+            if f.numeric is None or (index := f.numeric.coarse_index()) is None
+            else np.asarray(index, dtype=np.intp)
+            for f in baseline.features
+        )
+        # Where each coarse cell starts among them (``numpy.add.reduceat``), or None.
+        self.coarse_starts: tuple[npt.NDArray[np.intp] | None, ...] = tuple(
+            None if c is None else np.searchsorted(c, np.arange(k), side="left")
+            for c, k in zip(self.coarse_index, self.n_bins, strict=True)
+        )
+        self.has_ks_grid = any(c is not None for c in self.coarse_index)
         plans = [_plan(i, f) for i, f in enumerate(baseline.features)]
         self.feature_plans: dict[str, FeaturePlan] = {
             p_name: p

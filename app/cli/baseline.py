@@ -11,6 +11,7 @@ import click
 
 from app.baseline.build import (
     DEFAULT_BINS,
+    DEFAULT_KS_CELLS,
     DEFAULT_TOLERANCE,
     DEFAULT_TOP_K,
     BuildOptions,
@@ -64,6 +65,14 @@ def baseline() -> None:
     help="Quantile bins per numeric feature.",
 )
 @click.option(
+    "--ks-cells",
+    type=click.IntRange(min=0),
+    default=DEFAULT_KS_CELLS,
+    show_default=True,
+    help="Quantile cells of each numeric feature's KS grid, finer than its bins so the KS "
+    "p-value follows the raw samples' (0: KS on the bins).",
+)
+@click.option(
     "--top-k",
     type=click.IntRange(min=1),
     default=DEFAULT_TOP_K,
@@ -95,6 +104,7 @@ def build(
     exclude: tuple[str, ...],
     feature_spec: str | None,
     bins: int,
+    ks_cells: int,
     top_k: int,
     tolerance: float,
     fmt: str | None,
@@ -115,6 +125,7 @@ def build(
         exclude=frozenset(excluded),
         features=specs,
         bins=bins,
+        ks_cells=ks_cells,
         top_k=top_k,
         tolerance=tolerance,
         progress=not no_progress,

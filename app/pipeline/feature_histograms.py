@@ -78,7 +78,7 @@ class FeatureHistogram:
 
 def feature_histogram(f: FeatureBaseline, hist: WindowHistogram, index: int) -> FeatureHistogram:
     """Feature ``index`` (of the baseline ``f`` belongs to) of a window histogram."""
-    cells = hist.cells[index]
+    cells = hist.coarse_cells(index)  # a KS grid is not published
     nulls = hist.nulls[index]
     mismatched = hist.mismatched[index]
     missing = hist.missing(index)

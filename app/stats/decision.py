@@ -188,8 +188,14 @@ def evaluate_window(
         fr = rules.for_feature(f.name, f.numeric is not None)
         if not fr.enabled:
             continue
+        grid = hist.layout.coarse_starts[i] is not None
         counts = FeatureCounts(
-            hist.n_events, hist.cells[i], hist.nulls[i], hist.unseen[i], hist.mismatched[i]
+            hist.n_events,
+            hist.coarse_cells(i),
+            hist.nulls[i],
+            hist.unseen[i],
+            hist.mismatched[i],
+            hist.cells[i] if grid else None,
         )
         st = feature_stats(f, counts, eps)
         k = len(evaluated)

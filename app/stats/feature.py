@@ -7,11 +7,11 @@ not get a usable value for the feature; a type change or a vanished feature ther
 shows up as a null-rate jump. The baseline's null rate is null_count / (null_count +
 count) of the training rows.
 
-Numeric features get KS (the test), PSI, KL, JS, Wasserstein and the out-of-range share;
-categorical and boolean ones get chi-square (the test), PSI, KL, JS and, when the
-baseline's vocabulary is complete (empty "other" bucket), the unseen share with its test
-against the baseline's 0 unseen. Distribution statistics need n > 0; rates need
-n_events > 0. Missing statistics are None.
+Numeric features get KS (the test, on the baseline's KS grid when it has one), PSI, KL,
+JS, Wasserstein and the out-of-range share; categorical and boolean ones get chi-square
+(the test), PSI, KL, JS and, when the baseline's vocabulary is complete (empty "other"
+bucket), the unseen share with its test against the baseline's 0 unseen. Distribution
+statistics need n > 0; rates need n_events > 0. Missing statistics are None.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from app.baseline.model import FeatureBaseline
+import numpy as np
+import numpy.typing as npt
+
+from app.baseline.model import FeatureBaseline, NumericProfile
 from app.stats.chi2 import chi2_homogeneity
 from app.stats.divergence import js_distance, kl_divergence, psi
-from app.stats.ks import ks_test
+from app.stats.ks import ks_test, ks_test_grid
 from app.stats.proportions import share, two_proportion_pvalue
 from app.stats.wasserstein import wasserstein_binned
 
@@ -36,6 +39,9 @@ class FeatureCounts:
     nulls: int
     unseen: int
     mismatched: int
+    # A numeric feature's counts in its baseline's KS grid (``cells`` then holds the coarse
+    # bins they add up to), None without a grid.
+    ks_cells: Sequence[int] | None = None
 
     @property
     def n(self) -> int:
@@ -91,7 +97,10 @@ def feature_stats(baseline: FeatureBaseline, counts: FeatureCounts, epsilon: flo
     if baseline.numeric is not None:
         prof = baseline.numeric
         base = prof.counts
-        d, p = ks_test(base, win)
+        if counts.ks_cells is not None and prof.ks_counts is not None:
+            d, p = ks_test_grid(_cumulative(prof), prof.ks_counts, counts.ks_cells)
+        else:
+            d, p = ks_test(base, win)
         return replace(
             rates,
             ks=d,
@@ -120,6 +129,23 @@ def feature_stats(baseline: FeatureBaseline, counts: FeatureCounts, epsilon: flo
         chi2_pvalue=chi.pvalue,
         chi2_dof=chi.dof,
     )
+
+
+_cumulatives: dict[int, tuple[NumericProfile, npt.NDArray[np.int64]]] = {}
+
+
+def _cumulative(prof: NumericProfile) -> npt.NDArray[np.int64]:
+    """The cumulative KS-grid counts of a baseline profile, cached (the few baselines in
+    use; a profile is immutable)."""
+    hit = _cumulatives.get(id(prof))
+    if hit is not None and hit[0] is prof:
+        return hit[1]
+    if len(_cumulatives) >= 4096:
+        _cumulatives.pop(next(iter(_cumulatives)))
+    assert prof.ks_counts is not None
+    cumulative = np.cumsum(np.asarray(prof.ks_counts, dtype=np.int64))
+    _cumulatives[id(prof)] = (prof, cumulative)
+    return cumulative
 
 
 def _rates(baseline: FeatureBaseline, counts: FeatureCounts) -> FeatureStats:

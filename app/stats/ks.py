@@ -38,9 +38,11 @@ with h the pooled mass (both samples, the bridge's time scale under H0) of the l
 the two cells next to the boundary where D is reached. That removes the bias (mean
 p_binned - p_exact ~0 at every n measured) and halves the worst case; what is left is
 the window's unseen arrangement inside the cells, ~sqrt(h), which only finer cells
-reduce. Discrete features (several values tied in a cell, or one value per cell): the
-raw test then watches the same grid of atoms, and the correction is the standard one
-for it, which scipy's continuous p-value lacks (it is conservative with ties).
+reduce: a baseline's KS grid (``app.baseline.model``, ~2,000 quantile cells,
+``ks_test_grid``) brings it within 0.05 of ``ks_2samp``. Discrete features (several
+values tied in a cell, or one value per cell): the raw test then watches the same grid
+of atoms, and the correction is the standard one for it, which scipy's continuous
+p-value lacks (it is conservative with ties).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import sqrt
 
+import numpy as np
+import numpy.typing as npt
 from scipy.special import kolmogorov
 
 
@@ -105,6 +109,36 @@ def ks_test(base: Sequence[int], win: Sequence[int]) -> tuple[float, float]:
     # D is reached on the boundary after cell ``at``; the sup may lie in either neighbour.
     after = base[at + 1] + win[at + 1] if at + 1 < len(base) else 0
     mass = max(base[at] + win[at], after) / (nb + nw)
+    d = widest / (nb * nw)
+    return d, ks_pvalue(d, nb, nw, mass)
+
+
+# Beyond this n_b * n_w the integer gaps could overflow int64: the exact Python path then.
+_INT64_SAFE = 2**62
+
+
+def ks_test_grid(
+    base_cumulative: npt.NDArray[np.int64], base: Sequence[int], win: Sequence[int]
+) -> tuple[float, float]:
+    """``ks_test`` for a KS grid (~1,000 cells) in numpy, given the baseline's cumulative
+    counts: the same integers, so the same D, boundary and p-value as ``ks_test``."""
+    w = np.asarray(win, dtype=np.int64)  # no copy for the histogram's own array
+    cw = np.cumsum(w)
+    nb = int(base_cumulative[-1])
+    nw = int(cw[-1])
+    if nb == 0 or nw == 0:
+        return 0.0, 1.0
+    if nb * nw >= _INT64_SAFE:
+        return ks_test(base, w.tolist())
+    gaps = base_cumulative * nw  # in place from here: ~2,000 cells per feature
+    gaps -= cw * nb
+    np.abs(gaps, out=gaps)
+    at = int(gaps.argmax())  # the first boundary of the widest gap, as ks_test
+    widest = int(gaps[at])
+    if widest == 0:
+        return 0.0, 1.0
+    after = int(base[at + 1] + w[at + 1]) if at + 1 < len(base) else 0
+    mass = max(int(base[at] + w[at]), after) / (nb + nw)
     d = widest / (nb * nw)
     return d, ks_pvalue(d, nb, nw, mass)
 

@@ -16,6 +16,12 @@ from app.stream.snapshots import MAX_SNAPSHOT_BYTES
 TOPIC_ALREADY_EXISTS = 36
 TOPIC_AUTHORIZATION_FAILED = 29
 MAX_DEAD_LETTER_BYTES = 32 * 1024 * 1024
+# Partials and stage 2's table values (app.stream.merge_stage): a window's partial of a
+# feature with a KS grid holds up to ~2,000 sparse cells (~15 kB a feature, ~750 kB for 50
+# features), and stage 2 keeps one per source partition in a table value, past the
+# broker's default of about 1 MB. The topics' max.message.bytes and the producers'
+# max_request_size are set to this.
+MAX_STATE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class TopicOutcome:
 
 
 DAY_MS = 24 * 60 * 60 * 1000
+# The largest baseline message the CLI's producer sends, and the baselines topic's
+# max.message.bytes as `topics create` sets it: a baseline with a KS grid carries about
+# 40 kB per numeric feature (docs/baselines.md), so 25 such features pass the broker's
+# default of about 1 MB. A topic created elsewhere keeps its own limit (publish names it).
+MAX_BASELINE_REQUEST_BYTES = 16 * 1024 * 1024
 # Time-based retention of the topics that are deleted, not compacted (docs/operations.md,
 # "Retention"). Stated on each topic so the broker's default (log.retention.hours, 7 days
 # unless changed) does not decide it. Input, partials and dead letters: a week, the horizon
@@ -60,7 +71,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     n = settings.partitions
     return [
         TopicSpec(settings.topic_predictions, n, _deleted_after(INPUT_RETENTION_MS)),
-        TopicSpec(settings.topic_baselines, n, {"cleanup.policy": "compact"}),
+        TopicSpec(
+            settings.topic_baselines,
+            n,
+            {"cleanup.policy": "compact", "max.message.bytes": str(MAX_BASELINE_REQUEST_BYTES)},
+        ),
         TopicSpec(settings.topic_windows, n, _deleted_after(RESULTS_RETENTION_MS)),
         TopicSpec(settings.topic_alerts, n, _deleted_after(RESULTS_RETENTION_MS)),
         # A dead letter carries the original bytes in base64 (4/3 of their size): room for
@@ -76,7 +91,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # Partials are applied by stage 2 within seconds; kept as long as the input so a
         # stage 2 stopped for days still finds what stage 1 sent (stage 1 has committed past
         # those input offsets and will not send them again).
-        TopicSpec(settings.topic_partials, n, _deleted_after(PARTIALS_RETENTION_MS)),
+        TopicSpec(
+            settings.topic_partials,
+            n,
+            {
+                **_deleted_after(PARTIALS_RETENTION_MS),
+                "max.message.bytes": str(MAX_STATE_BYTES),
+            },
+        ),
         # Stage 1 snapshots, co-partitioned with the input (one per app id): compacted, and
         # large enough for one snapshot of many models' open windows.
         TopicSpec(

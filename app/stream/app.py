@@ -12,6 +12,7 @@ from app.baseline.registry import BaselineRegistry
 from app.config import Settings
 from app.pipeline.close import WindowCloser, histogram_ops
 from app.stream import kafka
+from app.stream.admin import MAX_STATE_BYTES
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.bin_stage import BinStage
 from app.stream.merge_stage import MergeStage
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         # not wait for in-flight events: the next owner resumes from the table.
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        # Stage 2's table values and results (app.stream.admin.MAX_STATE_BYTES).
+        producer_max_request_size=MAX_STATE_BYTES,
         table_standby_replicas=0,
         # Static membership: a restarted worker gets its partitions back without a rebalance.
         **kafka.faust_membership(settings),

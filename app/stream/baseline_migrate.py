@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from app.baseline.topic_key import VersionKey, decode_key, encode_key
 from app.config import Settings
 from app.stream import kafka
+from app.stream.admin import MAX_BASELINE_REQUEST_BYTES
 from app.stream.baseline_feed import parse_publication
-from app.stream.publish import MAX_BASELINE_REQUEST_BYTES
 from app.stream.tail import read_to_end
 
 

@@ -30,6 +30,7 @@ from app.codecs.window_result import encode_window_result
 from app.config import Settings
 from app.contracts.deadletter import dead_letter
 from app.pipeline.results import WindowResult, window_id
+from app.stream.admin import MAX_STATE_BYTES
 from app.stream.gap_reader import GapReader
 from app.stream.input_ends import InputEnds
 from app.stream.metrics import DriftlineMetrics
@@ -67,7 +68,13 @@ class MergeStage:
         self.deadletter = app.topic(settings.topic_deadletter, schema=RAW)
         # bytes key and value types make Faust use the raw codec for table keys and values.
         self.stage2 = app.Table(
-            "stage2", default=None, partitions=self.n, key_type=bytes, value_type=bytes
+            "stage2",
+            default=None,
+            partitions=self.n,
+            key_type=bytes,
+            value_type=bytes,
+            # A pending window keeps every source's partial (KS grids make them large).
+            extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
         )
         self.partials_reader = GapReader(settings, settings.topic_partials)
         self.input_ends = InputEnds(settings)

@@ -12,11 +12,7 @@ from app.baseline.topic_key import encode_key
 from app.config import Settings
 from app.errors import DriftlineError
 from app.stream import kafka
-from app.stream.admin import topic_config
-
-# The largest baseline message the CLI's producer sends; the topic's max.message.bytes
-# (broker default about 1 MB) is usually the lower limit.
-MAX_BASELINE_REQUEST_BYTES = 16 * 1024 * 1024
+from app.stream.admin import MAX_BASELINE_REQUEST_BYTES, topic_config
 
 
 async def publish_baseline(

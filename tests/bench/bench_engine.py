@@ -11,6 +11,7 @@ import time
 import numpy as np
 import orjson
 
+from app.baseline.build import DEFAULT_KS_CELLS
 from app.baseline.model import Baseline, FeatureBaseline
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import HistogramOps, WindowHistogram
@@ -30,6 +31,7 @@ EVENTS = 200_000
 REPEATS = 3
 FOLD_BATCH = 5000  # records per consumer batch (replay's getmany max_records)
 BINS = 20  # app.baseline.build default
+KS_CELLS = DEFAULT_KS_CELLS  # and its KS grid
 TOP_K = 50  # app.baseline.build default
 START_MS = 1_795_762_800_000
 CATEGORIES = [f"cat_{i:02d}" for i in range(60)]  # more than TOP_K: "other" is used
@@ -38,12 +40,22 @@ CATEGORIES = [f"cat_{i:02d}" for i in range(60)]  # more than TOP_K: "other" is 
 def _baseline(n_numeric: int, n_categorical: int, rng: np.random.Generator) -> Baseline:
     features: list[FeatureBaseline] = []
     for i in range(n_numeric):
-        features.append(numeric_from_values(f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS))
+        features.append(
+            numeric_from_values(
+                f"num_{i:02d}", rng.lognormal(i % 3, 1, 20_000), BINS, ks_cells=KS_CELLS
+            )
+        )
     for i in range(n_categorical):
         values = rng.choice(CATEGORIES, size=20_000, p=_shares(len(CATEGORIES)))
         features.append(categorical_from_values(f"cat_{i}", values.tolist(), TOP_K))
     features.append(
-        numeric_from_values("__prediction__", rng.uniform(0, 1, 20_000), BINS, role="prediction")
+        numeric_from_values(
+            "__prediction__",
+            rng.uniform(0, 1, 20_000),
+            BINS,
+            role="prediction",
+            ks_cells=KS_CELLS,
+        )
     )
     return make_baseline(*features, model_id="fraud-scorer")
 
@@ -139,7 +151,8 @@ def _window(baseline: Baseline, n_events: int, rng: np.random.Generator) -> Wind
     for i, f in enumerate(baseline.features):
         prof = f.numeric or f.categorical
         assert prof is not None
-        p = np.asarray(prof.counts, float) + 1.0
+        counts = f.numeric.ks_counts if f.numeric is not None else None
+        p = np.asarray(prof.counts if counts is None else counts, float) + 1.0
         hist.cells[i][:] = rng.multinomial(n_events - 25, p / p.sum()).tolist()
         hist.nulls[i] = 25
     return hist
@@ -156,8 +169,8 @@ def run() -> None:
     both, plain, binning = _ingest_rate(baseline, raw)
     print(
         "(a) ingest: app.contracts.decode_event + WindowHistogram.add_event, 20 numeric "
-        f"({BINS} quantile bins) + 5 categorical (top {TOP_K} of 60) features + numeric "
-        f"prediction, {len(raw[0])} bytes/event"
+        f"({BINS} quantile bins, a KS grid of {KS_CELLS}) + 5 categorical (top {TOP_K} "
+        f"of 60) features + numeric prediction, {len(raw[0])} bytes/event"
     )
     print(
         f"    decode_event + bin {both:>10,.0f} events/s  ({1e6 / both:.2f} us/event; "
@@ -198,7 +211,8 @@ def run() -> None:
         t_eval.append(mid - start)
         t_doc.append(time.perf_counter() - mid)
     print(
-        f"(b) evaluate one window: 50 features (40 numeric x {BINS + 2} cells, 10 categorical "
+        f"(b) evaluate one window: 50 features (40 numeric x {BINS + 2} bins and a "
+        f"KS grid of {KS_CELLS} cells, 10 categorical "
         f"x up to {TOP_K + 1} cells) + prediction, 5,000 events, median of 200"
     )
     print(

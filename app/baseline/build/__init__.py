@@ -13,6 +13,7 @@ The build, by job (each module's docstring states its rules):
 
 from app.baseline.build.driver import (
     DEFAULT_BINS,
+    DEFAULT_KS_CELLS,
     DEFAULT_TOLERANCE,
     DEFAULT_TOP_K,
     BuildOptions,
@@ -24,6 +25,7 @@ from app.baseline.build.spec import FeatureSpec, load_feature_spec
 
 __all__ = [
     "DEFAULT_BINS",
+    "DEFAULT_KS_CELLS",
     "DEFAULT_TOLERANCE",
     "DEFAULT_TOP_K",
     "BuildOptions",

@@ -9,6 +9,12 @@ min, max, mean and std. Categorical: the ``top_k`` most frequent values (ties by
 then "other". Boolean: the categories ["false", "true"]. std is the population std
 (ddof 0).
 
+KS grid. A numeric column with more distinct values than ``bins`` also gets the
+``ks_cells + 1`` training quantiles merged with its edges as a KS grid (``ks_edges``,
+``ks_counts``, see ``app.baseline.model``), so its KS p-value follows the one of the raw
+samples (docs/statistics.md). None when ``ks_cells`` is 0, when the grid would be no finer
+than the edges, or for a column that needed the scaled computation below.
+
 Huge numbers. Values near the float64 limit (1e308) overflow numpy's sum and square, and
 an interpolated quantile between -1e308 and 1e308 overflows the difference. When the
 plain computation is not finite, it is done again on the values scaled by a power of two
@@ -81,7 +87,32 @@ def _moments_and_edges(values: FloatArray, bins: int) -> tuple[FloatArray, float
     return edges, mean, std
 
 
-def numeric_profile(values: FloatArray, neg_inf: int, pos_inf: int, bins: int) -> NumericProfile:
+def _cell_counts(values: FloatArray, edges: FloatArray, neg_inf: int, pos_inf: int) -> list[int]:
+    """Counts of sorted finite ``values`` in the cells of ``edges`` (underflow, inner bins,
+    the last closed on the right, overflow), -inf and +inf in underflow and overflow."""
+    left = np.searchsorted(values, edges, side="left")
+    right_last = int(np.searchsorted(values, edges[-1], side="right"))
+    inner = np.diff(left).tolist()
+    inner[-1] = right_last - int(left[-2])  # the last inner bin is closed on the right
+    return [int(left[0]) + neg_inf, *inner, len(values) - right_last + pos_inf]
+
+
+def ks_grid(values: FloatArray, edges: FloatArray, ks_cells: int) -> FloatArray | None:
+    """The KS grid of a sorted finite column with ``edges`` (module docstring), or None."""
+    if ks_cells <= 0 or edges[0] == edges[-1]:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        fine = numeric_edges(values, ks_cells)
+    if not np.isfinite(fine).all():
+        return None
+    fine = fine[(fine >= edges[0]) & (fine <= edges[-1])]
+    grid = np.unique(np.concatenate((edges, fine))) + 0.0
+    return grid if len(grid) > len(edges) else None
+
+
+def numeric_profile(
+    values: FloatArray, neg_inf: int, pos_inf: int, bins: int, ks_cells: int = 0
+) -> NumericProfile:
     """Profile of the finite ``values`` (sorted in place) plus the counts of -inf and +inf.
     ``null_count`` is left 0 for the caller, who knows the row count. Raises
     ``InputError`` (without the column: the caller adds it) when the mean, std or edges
@@ -96,11 +127,8 @@ def numeric_profile(values: FloatArray, neg_inf: int, pos_inf: int, bins: int) -
             f"the values (from {float(values[0]):.6g} to {float(values[-1]):.6g}) are too "
             f"large for a float64 mean, std or bin edge; rescale the column or --exclude it"
         )
-    left = np.searchsorted(values, edges, side="left")
-    right_last = int(np.searchsorted(values, edges[-1], side="right"))
-    inner = np.diff(left).tolist()
-    inner[-1] = right_last - int(left[-2])  # the last inner bin is closed on the right
-    counts = [int(left[0]) + neg_inf, *inner, len(values) - right_last + pos_inf]
+    counts = _cell_counts(values, edges, neg_inf, pos_inf)
+    grid = ks_grid(values, edges, ks_cells)
     return NumericProfile(
         edges=tuple(float(e) for e in edges),
         counts=tuple(int(c) for c in counts),
@@ -110,6 +138,8 @@ def numeric_profile(values: FloatArray, neg_inf: int, pos_inf: int, bins: int) -
         max=float(values[-1]) + 0.0,
         mean=mean + 0.0,
         std=std,
+        ks_edges=None if grid is None else tuple(float(e) for e in grid),
+        ks_counts=None if grid is None else tuple(_cell_counts(values, grid, neg_inf, pos_inf)),
     )
 
 
@@ -145,6 +175,7 @@ def feature_profile(
     bins: int,
     top_k: int,
     path: str | None = None,
+    ks_cells: int = 0,
 ) -> FeatureBaseline:
     """The baseline entry of a column decided as ``d``. Rows without a usable value (null,
     absent, invalid) are its nulls. Frees the column's float chunks as it joins them.
@@ -165,7 +196,7 @@ def feature_profile(
                 "the column has no finite numbers; --exclude it", path=path, field=acc.name
             )
         try:
-            prof = _with_nulls(numeric_profile(values, neg, pos, bins), rows)
+            prof = _with_nulls(numeric_profile(values, neg, pos, bins, ks_cells), rows)
         except InputError as err:  # raised without a location: add it
             raise InputError(str(err), path=path, field=acc.name) from None
         return FeatureBaseline(name, "numeric", role, numeric=prof)

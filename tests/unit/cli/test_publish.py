@@ -8,7 +8,8 @@ import pytest
 from app.cli.publish import effective_from_ms, effective_text
 from app.config import Settings
 from app.errors import DriftlineError
-from app.stream.publish import MAX_BASELINE_REQUEST_BYTES, too_large_message
+from app.stream.admin import MAX_BASELINE_REQUEST_BYTES
+from app.stream.publish import too_large_message
 from app.windows.spec import WindowSpec
 
 NOW = 1_796_104_923_456  # 2026-12-01T06:02:03.456Z

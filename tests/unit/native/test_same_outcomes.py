@@ -42,7 +42,14 @@ CATS = ("DE", "FR", "US")
 
 def _baseline() -> Baseline:
     return make_baseline(
-        numeric("amount", (0.0, 10.0, 100.0, 1000.0), (1, 5, 5, 5, 1)),
+        # A KS grid (histogram format 3): both paths count its cells.
+        numeric(
+            "amount",
+            (0.0, 10.0, 100.0, 1000.0),
+            (1, 5, 5, 5, 1),
+            ks_edges=(0.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 300.0, 1000.0),
+            ks_counts=(1, 2, 2, 1, 2, 2, 1, 3, 2, 1),
+        ),
         numeric("age", (18.0, 30.0, 50.0, 90.0), (0, 5, 5, 5, 0)),
         categorical("country", CATS, (5, 5, 5, 0)),  # complete: outside the top K is unseen
         categorical("channel", ("app", "web"), (5, 5, 3)),  # "other" holds the rest

@@ -11,7 +11,11 @@ baseline's edges. Each window is judged twice:
   the full 2 x k table, ``chi2_contingency`` without correction; the same null-rate
   test), adjusted together with Benjamini-Hochberg over the same family.
 
-``python -m tests.unit.stats.exactsim`` prints the table of docs/statistics.md.
+Numeric features carry the builder's default KS grid (``KS_CELLS`` quantile cells,
+``app.baseline.model``) unless ``world(ks_cells=0)``.
+
+``python -m tests.unit.stats.exactsim`` prints the table of docs/statistics.md, without
+and with the grid.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as ss
 
+from app.baseline.build import DEFAULT_KS_CELLS
 from app.baseline.model import Baseline, FeatureBaseline
 from app.binning.histogram import WindowHistogram
 from app.stats.decision import WindowEvaluation, benjamini_hochberg, evaluate_window
@@ -31,6 +36,7 @@ from tests.factories import categorical_from_values, make_baseline, numeric_from
 
 TRAIN_ROWS = 100_000
 BINS = 20  # app.baseline.build's default
+KS_CELLS = DEFAULT_KS_CELLS  # app.baseline.build's default KS grid
 ALPHA = 0.05
 RULES = DriftConfig().for_model("m")
 CHANGED = "n_normal"
@@ -82,7 +88,7 @@ class World:
     nulls: dict[str, int]
 
 
-def world(seed: int = 1) -> World:
+def world(seed: int = 1, ks_cells: int = KS_CELLS) -> World:
     rng = np.random.default_rng(seed)
     truths = features()
     out: list[FeatureBaseline] = []
@@ -94,7 +100,7 @@ def world(seed: int = 1) -> World:
         nulls[t.name] = k
         if t.dist is not None:
             raw[t.name] = np.sort(values)
-            out.append(numeric_from_values(t.name, values, BINS, k))
+            out.append(numeric_from_values(t.name, values, BINS, k, ks_cells=ks_cells))
         else:
             out.append(categorical_from_values(t.name, values.tolist(), 20, k))
     return World(truths, make_baseline(*out), raw, nulls)
@@ -136,7 +142,7 @@ def judge(w: World, truths: list[Truth], n: int, rng: np.random.Generator) -> Ju
         values = t.sample(rng, n - k)
         h.nulls[i] = k
         if fb.numeric is not None:
-            h.cells[i][:] = numpy_cells(fb.numeric.edges, values)
+            h.cells[i][:] = numpy_cells(fb.numeric.cell_edges, values)
             _, p = raw_ks(w.raw[fb.name], values)
             ks_exact[fb.name] = p
             base_rows = fb.numeric.count + fb.numeric.null_count
@@ -193,7 +199,12 @@ def false_alarms(judged: list[Judged]) -> float:
 
 
 def main() -> None:
-    w = world()
+    for ks_cells in (0, KS_CELLS):
+        print(f"KS grid of {ks_cells} cells (0: KS on the {BINS} bins)")
+        report(world(ks_cells=ks_cells))
+
+
+def report(w: World) -> None:
     print("n       windows  false alarms  max|p_binned-p_exact| KS  mean (signed gap)")
     for n, windows in ((1000, 400), (5000, 200), (50_000, 100)):
         judged = run(w, w.truths, n, windows, seed=n)

@@ -3,7 +3,8 @@
 The true distributions are known. The baseline is a finite training sample drawn from
 them (100k rows), binned with its own quantile edges; each window is a multinomial draw
 over the *true* cell probabilities at those edges (not the baseline's empirical ones), so
-the sampling noise of the baseline is part of what the rule must tolerate.
+the sampling noise of the baseline is part of what the rule must tolerate. Numeric
+features carry the builder's default KS grid, and windows are drawn over its cells.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as ss
 
+from app.baseline.build import DEFAULT_KS_CELLS
 from app.baseline.model import Baseline, FeatureBaseline, FeatureType
 from app.binning.histogram import WindowHistogram
 from tests.factories import categorical_from_values, make_baseline, numeric_from_values
@@ -78,7 +80,9 @@ def standard_features() -> list[TrueFeature]:
     ]
 
 
-def sampled_baseline(features: list[TrueFeature], seed: int) -> Baseline:
+def sampled_baseline(
+    features: list[TrueFeature], seed: int, ks_cells: int = DEFAULT_KS_CELLS
+) -> Baseline:
     """The baseline profiled from a TRAIN_ROWS training sample of the true distributions."""
     rng = np.random.default_rng(seed)
     out: list[FeatureBaseline] = []
@@ -86,7 +90,7 @@ def sampled_baseline(features: list[TrueFeature], seed: int) -> Baseline:
         nulls = int(rng.binomial(TRAIN_ROWS, f.null_rate))
         values = f.sample(rng, TRAIN_ROWS - nulls)
         if f.dist is not None:
-            out.append(numeric_from_values(f.name, values, f.n_bins, nulls))
+            out.append(numeric_from_values(f.name, values, f.n_bins, nulls, ks_cells=ks_cells))
         else:
             kind: FeatureType = "boolean" if f.name == "c_binary" else "categorical"
             out.append(categorical_from_values(f.name, list(values), 20, nulls, kind))
@@ -94,9 +98,10 @@ def sampled_baseline(features: list[TrueFeature], seed: int) -> Baseline:
 
 
 def cell_probabilities(f: TrueFeature, fb: FeatureBaseline) -> tuple[np.ndarray, float]:
-    """True probabilities of the baseline's cells, and the unseen probability."""
+    """True probabilities of the cells a window counts (a numeric feature's KS grid when
+    it has one), and the unseen probability."""
     if fb.numeric is not None:
-        edges = np.asarray(fb.numeric.edges)
+        edges = np.asarray(fb.numeric.cell_edges)
         dist = f.dist
         assert dist is not None
         if hasattr(dist, "pmf"):  # discrete: weight each support point by its cell

@@ -15,7 +15,10 @@ def test_each_topic_states_its_cleanup_policy_and_retention() -> None:
     assert {s.partitions for s in topic_specs(settings)} == {3}
     assert configs == {
         "predictions": {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
-        "driftline-baselines": {"cleanup.policy": "compact"},
+        "driftline-baselines": {
+            "cleanup.policy": "compact",
+            "max.message.bytes": str(16 * 1024 * 1024),
+        },
         "driftline-windows": {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
         "driftline-alerts": {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
         "driftline-deadletter": {
@@ -23,7 +26,11 @@ def test_each_topic_states_its_cleanup_policy_and_retention() -> None:
             "retention.ms": str(7 * DAY_MS),
             "max.message.bytes": str(32 * 1024 * 1024),
         },
-        "driftline-partials": {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
+        "driftline-partials": {
+            "cleanup.policy": "delete",
+            "retention.ms": str(7 * DAY_MS),
+            "max.message.bytes": str(32 * 1024 * 1024),
+        },
         "ops-stage1-state": {
             "cleanup.policy": "compact",
             "max.message.bytes": configs["ops-stage1-state"]["max.message.bytes"],
