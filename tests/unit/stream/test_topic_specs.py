@@ -24,6 +24,7 @@ def test_each_topic_states_its_cleanup_policy_and_retention() -> None:
             "max.message.bytes": str(32 * 1024 * 1024),
         },
         "driftline-partials": {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
+        "ops-closed-windows": {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
         "ops-stage1-state": {
             "cleanup.policy": "compact",
             "max.message.bytes": configs["ops-stage1-state"]["max.message.bytes"],
