@@ -227,7 +227,8 @@ def _next(
 
 class IncidentTracker:
     """Every model's incident state, for a driver that closes windows of many models
-    (analyze, replay): feed each result in close order."""
+    (analyze, replay): feed each result in close order. A live worker closes a model's
+    windows out of order and puts them back in order first (app.pipeline.live_incidents)."""
 
     def __init__(self, resolve_after: int) -> None:
         if resolve_after < 1:

@@ -77,9 +77,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # stage 2 stopped for days still finds what stage 1 sent (stage 1 has committed past
         # those input offsets and will not send them again).
         TopicSpec(settings.topic_partials, n, _deleted_after(PARTIALS_RETENTION_MS)),
-        # Stage 2's closed windows and progress for stage 3 (drift incidents): applied within
-        # seconds; kept like the partials, so a stopped stage 3 catches up.
-        TopicSpec(settings.topic_closed_windows(), n, _deleted_after(PARTIALS_RETENTION_MS)),
         # Stage 1 snapshots, co-partitioned with the input (one per app id): compacted, and
         # large enough for one snapshot of many models' open windows.
         TopicSpec(
@@ -87,6 +84,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             n,
             {"cleanup.policy": "compact", "max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
         ),
+        # Stage 2's closed windows and progress for stage 3 (drift incidents): applied within
+        # seconds; kept like the partials, so a stopped stage 3 catches up.
+        TopicSpec(settings.topic_closed_windows(), n, _deleted_after(PARTIALS_RETENTION_MS)),
     ]
 
 
