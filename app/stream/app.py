@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     first = BinStage(settings, registry, histogram_ops(), metrics, live=live)
     second = MergeStage(app, settings, closer.close, metrics)
     # Stage 3: each model's drift incidents from the windows stage 2 closes, in order.
-    third = IncidentStage(app, settings)
+    third = IncidentStage(app, settings, metrics)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def stage1() -> None:

@@ -39,6 +39,7 @@ from app.config import Settings
 from app.pipeline.incidents import IncidentEvent
 from app.pipeline.live_incidents import ModelLifecycle, on_closed, on_progress
 from app.stream.gap_reader import GapReader
+from app.stream.metrics import DriftlineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ RAW: faust.Schema[bytes, bytes] = faust.Schema(
 
 
 class IncidentStage:
-    def __init__(self, app: faust.App, settings: Settings) -> None:
+    def __init__(self, app: faust.App, settings: Settings, metrics: DriftlineMetrics) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.partitions = settings.partitions  # of the partials topic: stage 2's partitions
         self.resolve_after = settings.resolve_after_windows
         self.reports = app.topic(
@@ -130,6 +132,7 @@ class IncidentStage:
         """Send the events in order, and wait until the broker has them (see above)."""
         delivered = []
         for e in events:
+            self.metrics.incident_event(e.model_id, e.event)  # counted before it can be seen
             delivered.append(
                 await self.alerts.send(key=e.model_id.encode(), value=encode_incident_event(e))
             )

@@ -96,6 +96,12 @@ class DriftlineMetrics:
         self.alerts = Counter(
             "driftline_alerts", "Drift events emitted, by model.", ["model"], registry=r
         )
+        self.incident_events = Counter(
+            "driftline_incident_events",
+            "Drift incident lifecycle events emitted (opened, updated, resolved), by model.",
+            ["model", "event"],
+            registry=r,
+        )
         self.close_latency = Histogram(
             "driftline_window_close_latency_seconds",
             "Wall-clock time from a window's end to its result going out, by model.",
@@ -179,6 +185,9 @@ class DriftlineMetrics:
 
     def model_event(self, metric: Counter, model: str | None, n: float = 1.0) -> None:
         self._child(metric, model or UNKNOWN).inc(n)
+
+    def incident_event(self, model: str, event: str) -> None:
+        self._child(self.incident_events, model, event).inc()
 
     def set_watermark(self, partition: int, model: str | None, seconds: float) -> None:
         self._child(self.watermark, model or UNKNOWN, str(partition)).set(seconds)

@@ -123,6 +123,7 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
     assert code == 200
     assert metric(body, "driftline_events_valid_total", model=MODEL) == WINDOWS * PER_WINDOW
     assert metric(body, "driftline_alerts_total", model=MODEL) == 1
+    assert metric(body, "driftline_incident_events_total", model=MODEL, event="opened") == 1
     assert metric(body, "driftline_windows_closed_total", model=MODEL, status="drift") == 1
     # Everything read, and the gauge is there for each of the four partitions it owns.
     lags = sorted(s for s in body.splitlines() if s.startswith("driftline_input_lag_records{"))
