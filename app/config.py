@@ -245,6 +245,11 @@ class Settings(BaseSettings):
         """Stage 1's compacted snapshot topic of this app id (partition p = source p)."""
         return f"{self.app_id}-stage1-state"
 
+    def topic_closed_windows(self) -> str:
+        """Stage 2 -> stage 3: each stage-2 partition's closed windows and progress, keyed
+        by model (app.codecs.lifecycle); one per app id."""
+        return f"{self.app_id}-closed-windows"
+
     def stage1_group(self) -> str:
         """Consumer group of stage 1 (the input topic); Faust's own group is the app id."""
         return f"{self.app_id}-stage1"
@@ -258,6 +263,7 @@ class Settings(BaseSettings):
             self.topic_deadletter,
             self.topic_partials,
             self.topic_stage1_state(),
+            self.topic_closed_windows(),
         ]
 
 

@@ -40,10 +40,14 @@ class Grant:
 
 
 def faust_topics(settings: Settings) -> list[str]:
-    """Topics Faust itself creates and uses for this app id: stage 2's table changelog
-    (faust ``Table.changelog_topic`` = ``<app id>-<table>-changelog``) and the leader
-    assignor's topic (``<app id>-__assignor-__leader``)."""
-    return [f"{settings.app_id}-stage2-changelog", f"{settings.app_id}-__assignor-__leader"]
+    """Topics Faust itself creates and uses for this app id: the table changelogs of stage 2
+    and stage 3 (faust ``Table.changelog_topic`` = ``<app id>-<table>-changelog``) and the
+    leader assignor's topic (``<app id>-__assignor-__leader``)."""
+    return [
+        f"{settings.app_id}-stage2-changelog",
+        f"{settings.app_id}-stage3-changelog",
+        f"{settings.app_id}-__assignor-__leader",
+    ]
 
 
 def required_grants(settings: Settings) -> list[Grant]:
@@ -61,7 +65,11 @@ def required_grants(settings: Settings) -> list[Grant]:
     allow("publisher", "topic", [settings.topic_baselines], "DESCRIBE_CONFIGS")
 
     allow("worker", "topic", [settings.topic_predictions, settings.topic_baselines], "READ")
-    internal = [settings.topic_partials, settings.topic_stage1_state()]
+    internal = [
+        settings.topic_partials,
+        settings.topic_stage1_state(),
+        settings.topic_closed_windows(),
+    ]
     allow("worker", "topic", internal, "READ", "WRITE")
     outputs = [settings.topic_windows, settings.topic_alerts, settings.topic_deadletter]
     allow("worker", "topic", outputs, "WRITE")

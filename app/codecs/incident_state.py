@@ -1,6 +1,5 @@
-"""One model's incident state (``app.pipeline.incidents.IncidentState``) as bytes, for the
-live stage that will keep it in a Faust table (not wired yet: a model's windows close on
-different stage-2 partitions; README "Drift incidents").
+"""One model's incident state (``app.pipeline.incidents.IncidentState``) as bytes; a live
+worker's stage 3 keeps it inside each model's lifecycle state (app.codecs.lifecycle).
 
 Version 1: ``{"v": 1, "open": incident | null, "last_window_start_ms": t | null,
 "recent": [incident-event document, ...]}`` (the last events, oldest first), where an
@@ -43,19 +42,24 @@ def _open_document(inc: OpenIncident) -> dict[str, Any]:
     }
 
 
+def incident_state_document(state: IncidentState) -> dict[str, Any]:
+    return {
+        "v": STATE_VERSION,
+        "open": None if state.incident is None else _open_document(state.incident),
+        "last_window_start_ms": state.last_window_start_ms,
+        "recent": [incident_document(e) for e in state.recent],
+    }
+
+
 def incident_state_to_bytes(state: IncidentState) -> bytes:
-    return orjson.dumps(
-        {
-            "v": STATE_VERSION,
-            "open": None if state.incident is None else _open_document(state.incident),
-            "last_window_start_ms": state.last_window_start_ms,
-            "recent": [incident_document(e) for e in state.recent],
-        }
-    )
+    return orjson.dumps(incident_state_document(state))
 
 
 def incident_state_from_bytes(raw: bytes) -> IncidentState:
-    doc = orjson.loads(raw)
+    return incident_state_from_document(orjson.loads(raw))
+
+
+def incident_state_from_document(doc: dict[str, Any]) -> IncidentState:
     if doc.get("v") != STATE_VERSION:
         raise ValueError(f"incident state of version {doc.get('v')!r}, expected {STATE_VERSION}")
     open_doc = doc["open"]

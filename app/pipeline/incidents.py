@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.pipeline.results import WindowResult
+from app.stats.decision import Severity, WindowStatus
 from app.windows.spec import WindowSpan
 
 IncidentEventKind = Literal["opened", "updated", "resolved"]
@@ -100,24 +101,57 @@ class IncidentState:
     recent: tuple[IncidentEvent, ...] = ()
 
 
-def _features(result: WindowResult) -> tuple[DriftedFeature, ...]:
-    return tuple(
-        sorted((DriftedFeature(f.name, f.summary) for f in result.findings()), key=lambda f: f.name)
-    )
+@dataclass(frozen=True)
+class ClosedWindow:
+    """What the lifecycle needs of a window result: a live worker's stage 2 sends this to
+    the stage that keeps the incidents (app.stream.incident_stage), not the whole result."""
+
+    model_id: str
+    model_version: str | None
+    baseline_id: str
+    window_id: str
+    span: WindowSpan
+    emitted_at: str
+    status: WindowStatus
+    severity: Severity
+    drifted_features: tuple[DriftedFeature, ...]  # sorted by name; empty unless drift
+    partial: bool = False
+
+    @classmethod
+    def of(cls, result: WindowResult) -> ClosedWindow:
+        features = tuple(
+            sorted(
+                (DriftedFeature(f.name, f.summary) for f in result.findings()),
+                key=lambda f: f.name,
+            )
+        )
+        return cls(
+            result.model_id,
+            result.model_version,
+            result.baseline_id,
+            result.window_id,
+            result.span,
+            result.emitted_at,
+            result.status,
+            result.severity,
+            features,
+            result.partial,
+        )
 
 
-def _severity(result: WindowResult) -> DriftSeverity:
-    s = result.severity
+def _severity(window: ClosedWindow) -> DriftSeverity:
+    s = window.severity
     if s == "none":  # a drifted window always has one; keep the type honest
-        raise ValueError(f"drifted window {result.window_id} without severity")
+        raise ValueError(f"drifted window {window.window_id} without severity")
     return s
 
 
 def step(
-    state: IncidentState, result: WindowResult, resolve_after: int
+    state: IncidentState, window: WindowResult | ClosedWindow, resolve_after: int
 ) -> tuple[IncidentState, IncidentEvent | None]:
-    """The state after ``result`` (the model's next window in event-time order) and the
+    """The state after ``window`` (the model's next window in event-time order) and the
     lifecycle event it gives, if any."""
+    result = window if isinstance(window, ClosedWindow) else ClosedWindow.of(window)
     if resolve_after < 1:
         raise ValueError(f"resolve_after must be at least 1, got {resolve_after}")
     start = result.span.start_ms
@@ -146,7 +180,7 @@ def step(
 
 
 def _next(
-    incident: OpenIncident | None, result: WindowResult, resolve_after: int
+    incident: OpenIncident | None, result: ClosedWindow, resolve_after: int
 ) -> tuple[OpenIncident | None, IncidentEventKind | None]:
     if result.partial or result.status == "insufficient_data":
         return incident, None
@@ -158,7 +192,7 @@ def _next(
             return replace(incident, sequence=incident.sequence + 1), "resolved"
         return incident, None
     severity = _severity(result)
-    features = _features(result)
+    features = result.drifted_features
     if incident is None:
         wid = result.window_id
         opened = OpenIncident(
@@ -193,7 +227,8 @@ def _next(
 
 class IncidentTracker:
     """Every model's incident state, for a driver that closes windows of many models
-    (analyze, replay): feed each result in close order."""
+    (analyze, replay): feed each result in close order. A live worker closes a model's
+    windows out of order and puts them back in order first (app.pipeline.live_incidents)."""
 
     def __init__(self, resolve_after: int) -> None:
         if resolve_after < 1:

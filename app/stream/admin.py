@@ -106,6 +106,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             n,
             {"cleanup.policy": "compact", "max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
         ),
+        # Stage 2's closed windows and progress for stage 3 (drift incidents): applied within
+        # seconds; kept like the partials, so a stopped stage 3 catches up.
+        TopicSpec(settings.topic_closed_windows(), n, _deleted_after(PARTIALS_RETENTION_MS)),
     ]
 
 

@@ -15,6 +15,7 @@ from app.stream import kafka
 from app.stream.admin import MAX_STATE_BYTES
 from app.stream.baseline_feed import BaselineFeed
 from app.stream.bin_stage import BinStage
+from app.stream.incident_stage import IncidentStage
 from app.stream.merge_stage import MergeStage
 from app.stream.metrics import CONTENT_TYPE, DriftlineMetrics
 from app.stream.web import stream_response
@@ -65,6 +66,8 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     # agent; both in this worker process.
     first = BinStage(settings, registry, histogram_ops(), metrics, live=live)
     second = MergeStage(app, settings, closer.close, metrics)
+    # Stage 3: each model's drift incidents from the windows stage 2 closes, in order.
+    third = IncidentStage(app, settings, metrics)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def stage1() -> None:
@@ -77,6 +80,11 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
         async for event in stream.events():
             await second.on_partials_event(event)
 
+    @app.agent(third.reports)
+    async def stage3(stream: Any) -> None:
+        async for event in stream.events():
+            await third.on_report_event(event)
+
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def baselines() -> None:
         await feed.run()
@@ -84,6 +92,7 @@ def create_app(settings: Settings, *, live: bool = True) -> faust.App:
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         second.forget_all()
+        third.forget_all()
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:

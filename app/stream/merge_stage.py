@@ -6,19 +6,28 @@ that have not shown its model, the input's end offsets are read here (``InputEnd
 the window closes once those partitions' positions reach them (app.windows.merger). The
 state of q (pending partials and watermarks, with the partials offset applied last) lives
 in the ``stage2`` table.
+
+For drift incidents (stage 3, app.stream.incident_stage), q also reports each window it
+closes and, after those, its progress per model (``closed_through``: it will emit no more
+results of the model for windows ending at or before it) to the closed-windows topic,
+keyed by model. The state that records a close is written only once the broker has
+acknowledged the close's outputs, so a SIGKILL can repeat a close (same result, the
+incident stage drops the copy) but not lose one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 import orjson
 
 from app.codecs.drift_event import encode_drift_event
+from app.codecs.lifecycle import encode_closed, encode_progress
 from app.codecs.partials import decode_output
 from app.codecs.stage2_state import (
     pending_to_bytes,
@@ -29,6 +38,7 @@ from app.codecs.stage2_state import (
 from app.codecs.window_result import encode_window_result
 from app.config import Settings
 from app.contracts.deadletter import dead_letter
+from app.pipeline.incidents import ClosedWindow
 from app.pipeline.results import WindowResult, window_id
 from app.stream.admin import MAX_STATE_BYTES
 from app.stream.gap_reader import GapReader
@@ -66,6 +76,7 @@ class MergeStage:
         self.windows = app.topic(settings.topic_windows, schema=RAW)
         self.alerts = app.topic(settings.topic_alerts, schema=RAW)
         self.deadletter = app.topic(settings.topic_deadletter, schema=RAW)
+        self.closed_windows = app.topic(settings.topic_closed_windows(), schema=RAW)
         # bytes key and value types make Faust use the raw codec for table keys and values.
         self.stage2 = app.Table(
             "stage2",
@@ -151,6 +162,11 @@ class MergeStage:
                 return
         done: list[CompleteWindow] = []
         before = set(merger.pending_keys())
+        if isinstance(out, WatermarkAdvanced) and out.model_id is not None:
+            models = [out.model_id]
+        else:  # readiness or the old format's progress: any model may move
+            models = sorted(set(merger.clocks) | set(merger.emitted_upto))
+        through = {m: merger.closed_through(m) for m in models}
         if isinstance(out, WatermarkAdvanced):
             done = merger.on_watermark(out.source_partition, out.model_id, out.closed_upto_ms)
         elif isinstance(out, SourceReady):
@@ -160,9 +176,17 @@ class MergeStage:
         if merger.wanted:
             done.extend(await self._barriers(q, merger))
         gone = before - set(merger.pending_keys())
-        self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
+        sent: list[Awaitable[Any]] = []
         for window in done:
-            await self._close(window)
+            sent.extend(await self._close(q, window))
+        for model in models:
+            now = merger.closed_through(model)
+            if now is not None and now != through[model]:
+                report = encode_progress(q, model, now)
+                sent.append(await self.closed_windows.send(key=model.encode(), value=report))
+        if sent:
+            await asyncio.gather(*sent)  # acknowledged before the state says they went out
+        self.stage2[orjson.dumps([q, "wm"])] = watermarks_to_bytes(merger)
         for model, start in sorted(gone):
             del self.stage2[orjson.dumps([q, "p", model, start])]
 
@@ -205,11 +229,13 @@ class MergeStage:
         self.metrics.model_event(self.metrics.late, partial.model_id, partial.n_events)
         log.warning("stage 2: %s", doc["error"])
 
-    async def _close(self, window: CompleteWindow) -> None:
+    async def _close(self, q: int, window: CompleteWindow) -> list[Awaitable[Any]]:
+        """Send the window's result, drift event and closed-window report; return their
+        deliveries."""
         emitted_ms = int(time.time() * 1000)
         result = self.closer(window, emitted_ms)
         key = window.model_id.encode()
-        await self.windows.send(key=key, value=encode_window_result(result))
+        sent = [await self.windows.send(key=key, value=encode_window_result(result))]
         alert = result.drift_event()
         window_fields = {
             "model": result.model_id,
@@ -219,7 +245,7 @@ class MergeStage:
         }
         log.info("window closed", extra=window_fields)
         if alert is not None:
-            await self.alerts.send(key=key, value=encode_drift_event(alert))
+            sent.append(await self.alerts.send(key=key, value=encode_drift_event(alert)))
             self.metrics.model_event(self.metrics.alerts, result.model_id)
             drifted = [f.name for f in alert.drifted_features]
             log.info(
@@ -231,8 +257,11 @@ class MergeStage:
                     "drifted_features": drifted,
                 },
             )
+        report = encode_closed(q, ClosedWindow.of(result))
+        sent.append(await self.closed_windows.send(key=key, value=report))
         lag_s = (emitted_ms - window.window_start_ms - self.spec.size_ms) / 1000
         self.metrics.window_closed(result, lag_s)
+        return sent
 
     # -- rebalance -----------------------------------------------------------------------
     def forget_all(self) -> None:

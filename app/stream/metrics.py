@@ -92,6 +92,12 @@ class DriftlineMetrics:
             ["status"],
         )
         self.alerts = ModelFamily("driftline_alerts", "Drift events emitted, by model.", "counter")
+        self.incident_events = ModelFamily(
+            "driftline_incident_events",
+            "Drift incident lifecycle events emitted (opened, updated, resolved), by model.",
+            "counter",
+            ["event"],
+        )
         self.close_latency = ModelFamily(
             "driftline_window_close_latency_seconds",
             "Wall-clock time from a window's end to its result going out, by model.",
@@ -130,6 +136,7 @@ class DriftlineMetrics:
             self.late,
             self.windows_closed,
             self.alerts,
+            self.incident_events,
             self.close_latency,
             self.watermark,
         )
@@ -169,6 +176,9 @@ class DriftlineMetrics:
 
     def model_event(self, family: ModelFamily, model: str | None, n: float = 1.0) -> None:
         family.inc(self.model_label(model), (), n)
+
+    def incident_event(self, model: str, event: str) -> None:
+        self.incident_events.inc(self.model_label(model), (event,))
 
     def set_watermark(self, partition: int, model: str | None, seconds: float) -> None:
         self.watermark.set(self.model_label(model), (str(partition),), seconds)

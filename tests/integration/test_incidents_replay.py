@@ -1,11 +1,12 @@
 """Drift incidents on the real broker: ``driftline replay`` over a drift lasting two
 windows sends one incident, opened ... resolved, on its alerts topic next to the drift
-events, the same as ``analyze`` gives for the same records. (Live workers send no
-lifecycle yet: README "Drift incidents".)"""
+events, the same as ``analyze`` gives for the same records and a live worker sends."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -13,7 +14,7 @@ from app.contracts.schemas import validate
 from app.demo.traffic import Drift, events
 from tests.integration.conftest import DriftlineCLI
 from tests.integration.stream_scenario import MODEL, WINDOW_S, comparable, window_start
-from tests.integration.streamkit import docs, produce, read_topic
+from tests.integration.streamkit import docs, produce, read_topic, wait_http
 from tests.integration.test_stream_e2e import prepare
 
 WINDOWS = 6
@@ -86,3 +87,28 @@ async def test_replay_of_a_drift_lasting_two_windows_is_one_incident_opened_then
     analyzed = [orjson.loads(line) for line in run.stdout.splitlines()]
     ours = [d for d in analyzed if d["kind"] == "incident"]
     assert comparable(ours) == comparable(incidents)
+
+    # A live worker over the same records: the same lifecycle (ids, events, sequences), the
+    # windows closed on four stage-2 partitions and put back in order by stage 3.
+    worker = driftline.start(["worker"], tmp_path / "worker", env)
+    wait_http(f"http://127.0.0.1:{env['DRIFTLINE_WEB_PORT']}/ready", timeout_s=90)
+    expected = len(drift_events) + len(incidents)
+    live = docs(
+        await read_topic(
+            kafka_bootstrap,
+            env["DRIFTLINE_TOPIC_ALERTS"],
+            until=lambda r: len(r) >= expected,
+            timeout_s=150,
+        )
+    )
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    live_incidents = [d for d in live if d["kind"] == "incident"]
+    for d in live_incidents:
+        validate("incident-event", d)
+    assert lifecycle(live_incidents) == lifecycle(incidents)
+    assert comparable(live_incidents) == comparable(incidents)
+
+
+def lifecycle(events: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
+    return [(d["incident_id"], d["sequence"], d["event"], d["window_id"]) for d in events]

@@ -41,8 +41,11 @@ async def test_topics_list_before_and_after_create(
     driftline: DriftlineCLI, topic_env: dict[str, str], unique_prefix: str, kafka_bootstrap: str
 ) -> None:
     env = {**topic_env, "DRIFTLINE_PARTITIONS": "2", "DRIFTLINE_APP_ID": unique_prefix}
-    names = [env[k] for k in TOPIC_POLICIES] + [f"{unique_prefix}-stage1-state"]
-    policies = [*TOPIC_POLICIES.values(), "compact"]
+    names = [env[k] for k in TOPIC_POLICIES] + [
+        f"{unique_prefix}-stage1-state",
+        f"{unique_prefix}-closed-windows",
+    ]
+    policies = [*TOPIC_POLICIES.values(), "compact", "delete"]
 
     before = json.loads(_ok(driftline.run(["topics", "list", "--json"], env)))
     assert before == [

@@ -81,6 +81,34 @@ def analyze(
     return [orjson.loads(line) for line in run.stdout.splitlines()]
 
 
+def lifecycle(events: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Incident events by (incident_id, sequence), which identifies one: copies of an event
+    (at-least-once) are byte-identical, emitted_at included, or this raises."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for doc in events:
+        if doc.get("kind") != "incident":
+            continue
+        key = (doc["incident_id"], doc["sequence"])
+        if out.setdefault(key, doc) != doc:
+            raise AssertionError(f"two different events {key}: {out[key]} and {doc}")
+    return out
+
+
+def without_time(events: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in d.items() if k != "emitted_at"} for _, d in sorted(events.items())]
+
+
+async def incidents_of(
+    bootstrap: str, env: dict[str, str], count: int
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Read the alerts topic until ``count`` distinct incident events are there."""
+    records = await read_topic(
+        bootstrap, env["DRIFTLINE_TOPIC_ALERTS"],
+        until=lambda r: len(lifecycle(docs(r))) >= count, timeout_s=90,
+    )  # fmt: skip
+    return lifecycle(docs(records))
+
+
 async def windows_of(bootstrap: str, env: dict[str, str], count: int) -> list[dict[str, Any]]:
     records = await read_topic(
         bootstrap, env["DRIFTLINE_TOPIC_WINDOWS"], until=lambda r: len(
@@ -133,10 +161,19 @@ async def test_sigkills_and_restarts_of_either_worker_while_traffic_flows_change
     await produce(kafka_bootstrap, topic, closing_events(values, windows), [0, 1, 2, 3])
     results = await windows_of(kafka_bootstrap, env, windows)
     flowed_s = time.monotonic() - started
+    analyzed = analyze(driftline, env, tmp_path, values)
+    expected = lifecycle(analyzed)
+    assert [(d["event"], d["sequence"]) for d in expected.values()] == [
+        ("opened", 0),
+        ("resolved", 1),
+    ]
+    live_incidents = await incidents_of(kafka_bootstrap, env, len(expected))
     for w in workers:
         w.stop()
 
-    analyzed = analyze(driftline, env, tmp_path, values)
+    # The incident lifecycle, SIGKILLs and all: the same events as analyze's, each
+    # (incident_id, sequence) one event however often it was sent.
+    assert without_time(live_incidents) == without_time(expected)
     ours = [d for d in analyzed if d["kind"] == "window_result"]
     # Repeated copies of one window_id (at-least-once) are identical, or comparable raises.
     stream = comparable(results, DIFFERS)
@@ -199,3 +236,51 @@ async def test_a_second_worker_with_a_running_workers_instance_id_stops_one_in_o
         d for d in analyze(driftline, env, tmp_path, values) if d["kind"] == "window_result"
     ]
     assert stream == comparable(analyzed, DIFFERS)
+
+
+async def test_a_sigkill_after_an_incident_opened_neither_repeats_nor_loses_its_lifecycle(
+    driftline: DriftlineCLI,
+    stream_env: dict[str, str],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    env = {**stream_env, **NO_IDLE, "DRIFTLINE_RESOLVE_AFTER_WINDOWS": "2"}
+    prepare(driftline, env, tmp_path, train_rows=5000)
+    windows, per_window = 6, 2000
+    values = scenario_events(windows=windows, per_window=per_window)
+    parts = [i % 4 for i in range(len(values))]
+    topic = env["DRIFTLINE_TOPIC_PREDICTIONS"]
+    # Through the drifted window and 12 s into the next: its end plus the lateness (5 s)
+    # is passed on every partition, so it closes by event time and opens the incident.
+    cut = (DRIFT_WINDOW + 1) * per_window + per_window // 5
+    worker = Worker(driftline, env, tmp_path, "w")
+    worker.start()
+    worker.ready(timeout_s=90)
+    await produce(kafka_bootstrap, topic, values[:cut], parts[:cut])
+    opened = await incidents_of(kafka_bootstrap, env, 1)
+    assert [(d["event"], d["sequence"]) for d in opened.values()] == [("opened", 0)]
+
+    worker.kill()
+    worker.start()
+    worker.ready(timeout_s=90)
+    await produce(kafka_bootstrap, topic, values[cut:], parts[cut:])
+    await produce(kafka_bootstrap, topic, closing_events(values, windows), [0, 1, 2, 3])
+    live = await incidents_of(kafka_bootstrap, env, 2)
+    worker.stop()
+
+    run = driftline.run(
+        ["analyze", "--input", str(write_jsonl(tmp_path / "events.jsonl", values)),
+         "--baseline", str(tmp_path / "baseline.json"), "--resolve-after-windows", "2",
+         "--no-progress"],
+        env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    expected = lifecycle([orjson.loads(line) for line in run.stdout.splitlines()])
+    # Windows 3 and 4 are ok: resolved by window 4, one incident, sequences 0 and 1.
+    assert [(d["event"], d["sequence"]) for d in expected.values()] == [
+        ("opened", 0),
+        ("resolved", 1),
+    ]
+    # The opened event the killed worker sent is the only one (a copy would be identical).
+    assert live[next(iter(opened))] == next(iter(opened.values()))
+    assert without_time(live) == without_time(expected)

@@ -8,6 +8,7 @@ from pathlib import Path
 from app.contracts import PREDICTION_FEATURE
 from app.contracts.schemas import validate
 from app.demo.traffic import write_training_csv
+from app.pipeline.incidents import incident_id
 from tests.integration.conftest import DriftlineCLI
 from tests.integration.stream_scenario import (
     DRIFT_WINDOW,
@@ -81,7 +82,7 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
         await read_topic(
             kafka_bootstrap,
             env["DRIFTLINE_TOPIC_ALERTS"],
-            until=lambda r: len(r) >= 1,
+            until=lambda r: len(r) >= 2,  # the drift event and the incident it opened
             timeout_s=30,
         )
     )
@@ -112,12 +113,17 @@ async def test_events_become_window_results_and_alerts_exactly_where_drift_was_p
     assert alert["window_id"] == results[DRIFT_WINDOW]["window_id"]
     drifted = {f["name"] for f in alert["drifted_features"]}
     assert drifted - {PREDICTION_FEATURE} == PLANTED
-    # Live workers send no incident lifecycle yet (README "Drift incidents").
-    assert incidents == []
+    # The drift opens an incident (stage 3); three ok windows would resolve it, one follows.
+    assert [(d["event"], d["sequence"], d["window_id"]) for d in incidents] == [
+        ("opened", 0, alert["window_id"])
+    ]
+    validate("incident-event", incidents[0])
+    assert incidents[0]["incident_id"] == incident_id(MODEL, alert["window_id"])
 
     assert code == 200
     assert metric(body, "driftline_events_valid_total", model=MODEL) == WINDOWS * PER_WINDOW
     assert metric(body, "driftline_alerts_total", model=MODEL) == 1
+    assert metric(body, "driftline_incident_events_total", model=MODEL, event="opened") == 1
     assert metric(body, "driftline_windows_closed_total", model=MODEL, status="drift") == 1
     # Everything read, and the gauge is there for each of the four partitions it owns.
     lags = sorted(s for s in body.splitlines() if s.startswith("driftline_input_lag_records{"))

@@ -49,8 +49,9 @@ async def test_topics_create_sets_cleanup_and_retention_per_topic(
 
     t = {key: env[key] for key in env if key.startswith("DRIFTLINE_TOPIC_")}
     state = f"{unique_prefix}-stage1-state"
+    closed = f"{unique_prefix}-closed-windows"
     week, month = str(7 * DAY_MS), str(30 * DAY_MS)
-    configs = await _configs(kafka_admin, [*t.values(), state])
+    configs = await _configs(kafka_admin, [*t.values(), state, closed])
     # Compacted topics keep the latest record per key whatever its age; their retention.ms
     # is the broker default (not set by Driftline, not used by compaction).
     broker_default = configs[t["DRIFTLINE_TOPIC_BASELINES"]]["retention.ms"]
@@ -65,5 +66,6 @@ async def test_topics_create_sets_cleanup_and_retention_per_topic(
         t["DRIFTLINE_TOPIC_DEADLETTER"]: {"cleanup.policy": "delete", "retention.ms": week},
         t["DRIFTLINE_TOPIC_PARTIALS"]: {"cleanup.policy": "delete", "retention.ms": week},
         state: {"cleanup.policy": "compact", "retention.ms": broker_default},
+        closed: {"cleanup.policy": "delete", "retention.ms": week},
     }
     assert done.stdout.splitlines()[0].split()[:2] == ["exists", existing]

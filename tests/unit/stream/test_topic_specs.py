@@ -31,6 +31,7 @@ def test_each_topic_states_its_cleanup_policy_and_retention() -> None:
             "retention.ms": str(7 * DAY_MS),
             "max.message.bytes": str(32 * 1024 * 1024),
         },
+        "ops-closed-windows": {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
         "ops-stage1-state": {
             "cleanup.policy": "compact",
             "max.message.bytes": configs["ops-stage1-state"]["max.message.bytes"],
