@@ -137,13 +137,15 @@ async def test_sigkills_and_restarts_of_either_worker_while_traffic_flows_change
     for w in workers:
         w.ready(timeout_s=90)
 
-    # Traffic: 36 chunks of 500 events, one every 0.6 s, while workers die and come back.
+    # Traffic: 36 chunks of 500 events, one every 1.2 s while workers die and come back
+    # (four kills with their restarts take 30-40 s on a busy machine), then the rest at once.
     chunk = 500
+    kills_done = asyncio.Event()
 
     async def traffic() -> None:
         for at in range(0, len(values), chunk):
             await produce(kafka_bootstrap, topic, values[at : at + chunk], parts[at : at + chunk])
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(0.05 if kills_done.is_set() else 1.2)
 
     flowing = asyncio.create_task(traffic())
     kills = 0
@@ -156,6 +158,7 @@ async def test_sigkills_and_restarts_of_either_worker_while_traffic_flows_change
         victim.start()
         kills += 1
         await asyncio.to_thread(victim.ready)
+    kills_done.set()
     await flowing
     assert kills >= 3, f"only {kills} kills landed while traffic flowed"
     await produce(kafka_bootstrap, topic, closing_events(values, windows), [0, 1, 2, 3])
