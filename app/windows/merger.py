@@ -27,7 +27,7 @@ close it before 3's records of it are read (then 3 would join late and its parti
 window go to the side output: a race on fetch timing). So in a live merger (``live``) a
 ready source that does not carry m holds m's windows until it has read what its partition
 held when the carriers had passed them: once the carriers pass a window that holds partials
-here, the merger asks (``wanted``) for the input partitions' end offsets, read from the
+the merger asks (``wanted``) for the input partitions' end offsets, read from the
 broker after that moment (``on_barrier``: model, {source: end}), and closes the window once
 every such source's position (``SourcePosition``, every record below it read and its outputs
 sent before, one producer in per-partition order) has reached its end. Any record of m that
@@ -254,8 +254,8 @@ class WindowMerger:
         return out
 
     def _release(self, model_id: str) -> int | None:
-        """Confirm what a met barrier covers, want a new one when pending windows the
-        carriers passed wait for it; return the model's limit."""
+        """Confirm what a met barrier covers, want a new one when the carriers have passed
+        what is confirmed; return the model's limit."""
         horizon = self.horizon(model_id)
         if horizon is None:
             self.wanted.discard(model_id)  # asked again once the horizon is back
@@ -274,15 +274,11 @@ class WindowMerger:
                 if upto > self.confirmed.get(model_id, upto - 1):
                     self.confirmed[model_id] = upto
         confirmed = self.confirmed.get(model_id)
-        if model_id not in self.barriers:
-            size = self.spec.size_ms
-            if any(
-                m == model_id
-                and start + size <= horizon
-                and (confirmed is None or start + size > confirmed)
-                for m, start in self.pending
-            ):
-                self.wanted.add(model_id)
+        # Wanted whenever the carriers are past what is confirmed, also with no window of
+        # the model pending here: closed_through (limited by it) is this partition's
+        # progress for the model, which the incident stage waits for from every partition.
+        if model_id not in self.barriers and (confirmed is None or horizon > confirmed):
+            self.wanted.add(model_id)
         return None if confirmed is None else min(confirmed, horizon)
 
     def _complete(self, model_id: str) -> list[CompleteWindow]:
