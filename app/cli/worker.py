@@ -30,11 +30,13 @@ def worker(**overrides: object) -> None:
     from faust import Worker
 
     from app.stream.admin import create_topics
+    from app.stream.allocator import fix_mmap_threshold
     from app.stream.app import create_app
     from app.stream.logs import logging_config
 
     settings = load_settings(**overrides)
     check_web_port(settings.web_host, settings.web_port)
+    fix_mmap_threshold()  # RSS stays flat under floods of dead letters (app.stream.allocator)
     # Topics first (idempotent): Faust would otherwise auto-create the partials topic with
     # the broker's default partition count, and stage 1's snapshot topic must be compacted.
     asyncio.run(create_topics(settings))
