@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -60,4 +61,7 @@ def main() -> None:
         sys.exit(err.exit_code)
     except DriftlineError as err:
         click.echo(f"driftline: error: {err}", err=True)
+        # The error is said: a client's connection futures that failed with it (a TLS
+        # alert) are collected at exit, and asyncio would log each with a traceback.
+        logging.getLogger("asyncio").disabled = True
         sys.exit(2)
