@@ -149,6 +149,7 @@ class WindowHistogram:
     __slots__ = (
         "_batch",
         "_cells",
+        "_flat",
         "_mismatched",
         "_nulls",
         "_pending",
@@ -187,6 +188,8 @@ class WindowHistogram:
         self._batch = batch and layout.getter is not None
         self._pending: list[tuple[object, ...]] = []
         self._pending_predictions: list[object] = []
+        # Counts the compiled path added (``native_counts``), not yet in the lists above.
+        self._flat: npt.NDArray[np.int64] | None = None
 
     @classmethod
     def empty(cls, baseline: Baseline) -> WindowHistogram:
@@ -196,7 +199,7 @@ class WindowHistogram:
     @property
     def cells(self) -> list[Any]:
         """Per feature, in baseline order: its cell counts."""
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
         return self._cells
 
@@ -213,32 +216,32 @@ class WindowHistogram:
 
     @property
     def nulls(self) -> list[int]:
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
         return self._nulls
 
     @property
     def unseen(self) -> list[int]:
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
         return self._unseen
 
     @property
     def unseen_values(self) -> list[dict[str, int]]:
         """Per feature, in baseline order: the kept unseen texts and their counts."""
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
         return self._unseen_values
 
     @property
     def mismatched(self) -> list[int]:
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
         return self._mismatched
 
     def flush(self) -> None:
         """Bin the events still batched (reads do this too; a closed window does it once)."""
-        if self._pending or self._pending_predictions:
+        if self._pending or self._pending_predictions or self._flat is not None:
             self._flush()
 
     # -- counting ------------------------------------------------------------------------
@@ -273,6 +276,10 @@ class WindowHistogram:
                 self._add_value(pplan, value)
 
     def _flush(self) -> None:
+        if self._flat is not None:
+            flat = self._flat
+            self._flat = None
+            self._add_flat(flat)
         rows = self._pending
         self._pending = []
         layout = self.layout
@@ -408,24 +415,29 @@ class WindowHistogram:
             entry[0] += 1
             entry[2] |= _kind_bit(value)
 
-    def add_counts(self, n_events: int, counts: Sequence[int]) -> None:
-        """Add ``n_events`` events counted elsewhere (the compiled path, ``app.native``):
-        ``counts`` is flat, per baseline feature in order ``[nulls, unseen, mismatched,
-        *cells]`` (the layout of ``to_dict``'s features). Counts add, so pending batched
-        events need no flush first."""
-        self.n_events += n_events
+    def native_counts(self) -> npt.NDArray[np.int64]:
+        """The flat int64 array the compiled path (``app.native``) adds this window's
+        counts to, per baseline feature in order ``[nulls, unseen, mismatched, *cells]``
+        (the layout of ``to_dict``'s features); its events go to ``n_events`` directly.
+        Counts add, so they meet the others at the next read, which flushes them in."""
+        if self._flat is None:
+            self._flat = np.zeros(self.layout.flat_size, dtype=np.int64)
+        return self._flat
+
+    def _add_flat(self, flat: npt.NDArray[np.int64]) -> None:
         pos = 0
         for i, k in enumerate(self.layout.n_cells):
-            self._nulls[i] += counts[pos]
-            self._unseen[i] += counts[pos + 1]
-            self._mismatched[i] += counts[pos + 2]
+            head = flat[pos : pos + 3].tolist()
+            self._nulls[i] += head[0]
+            self._unseen[i] += head[1]
+            self._mismatched[i] += head[2]
+            part = flat[pos + 3 : pos + 3 + k]
             cells = self._cells[i]
             if isinstance(cells, np.ndarray):
-                cells += np.asarray(counts[pos + 3 : pos + 3 + k], dtype=np.int64)
+                cells += part
             else:
-                for j, c in enumerate(counts[pos + 3 : pos + 3 + k]):
-                    if c:
-                        cells[j] += c
+                for j in np.flatnonzero(part).tolist():
+                    cells[j] += int(part[j])
             pos += 3 + k
 
     # -- derived counts --------------------------------------------------------------------

@@ -167,6 +167,8 @@ class HistogramLayout:
         # Cells a window counts per feature: a numeric feature's KS grid when it has one.
         self.n_cells: tuple[int, ...] = tuple(f.n_cells for f in baseline.features)
         self.n_bins: tuple[int, ...] = tuple(f.n_bins for f in baseline.features)
+        # Length of a window's flat counts (``WindowHistogram.native_counts``).
+        self.flat_size = sum(3 + k for k in self.n_cells)
         # Per feature with a KS grid: the coarse cell of each of its cells (else None).
         self.coarse_index: tuple[npt.NDArray[np.intp] | None, ...] = tuple(
             None

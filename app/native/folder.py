@@ -81,8 +81,8 @@ class NativeFolder:
             if not models or row[0] in models:
                 index[row[0]] = len(rows)
                 rows.append(row)
-        windows: list[tuple[int, int, object]] = []
-        keys: list[tuple[str, int]] = []
+        windows: list[tuple[int, int, object, object]] = []
+        hists: list[WindowHistogram] = []
         choose = self.registry.choose
         for model_id, start, acc in binner.open_entries():
             pos = index.get(model_id)
@@ -95,8 +95,8 @@ class NativeFolder:
                 continue
             plan = plan_for(self.module, acc.layout)
             if plan is not None:
-                windows.append((pos, start, plan))
-                keys.append((model_id, start))
+                windows.append((pos, start, plan, acc.native_counts()))
+                hists.append(acc)
         if not windows and not models:
             return None
         stop, maxes, outs, stats, skipped = self.module.fold(
@@ -115,14 +115,12 @@ class NativeFolder:
             run.first_ts_ms, run.last_ts_ms, run.min_ts_ms, run.max_ts_ms = stats
         folded: list[tuple[str, int, int, int, int]] = []
         last_of: dict[str, int] = {}
-        hists = {(m, start): acc for m, start, acc in binner.open_entries()}
-        for (model_id, start), out in zip(keys, outs, strict=True):
+        for (pos, start, _, _), hist, out in zip(windows, hists, outs, strict=True):
             if out is None:
                 continue
-            n, first, last, counts = out
-            hist = hists[(model_id, start)]
-            assert isinstance(hist, WindowHistogram)
-            hist.add_counts(n, counts)
+            n, first, last = out
+            hist.n_events += n  # its counts are in hist.native_counts() already
+            model_id = rows[pos][0]
             folded.append((model_id, start, n, offsets[first], offsets[last]))
             run.events[model_id] = run.events.get(model_id, 0) + n
             last_of[model_id] = max(last, last_of.get(model_id, last))

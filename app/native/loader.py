@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 1  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 2  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
     list[int],
-    list[tuple[int, int, int, list[int]] | None],
+    list[tuple[int, int, int] | None],
     tuple[int, int, int, int] | None,
     list[tuple[str, int]],
 ]
@@ -38,7 +38,7 @@ class NativeModule(Protocol):
         limits: tuple[int, int, int, int],
         spec: tuple[int, int, int, int],
         models: Sequence[tuple[str, int, int | None]],
-        windows: Sequence[tuple[int, int, object]],
+        windows: Sequence[tuple[int, int, object, object]],
         only: Sequence[str] | None = None,
     ) -> FoldResult: ...
 

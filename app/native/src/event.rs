@@ -54,6 +54,12 @@ pub struct Parsed {
 
 const MAX_DEPTH: usize = 64;
 
+/// The powers of ten float64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
 struct P<'a> {
     b: &'a [u8],
     i: usize,
@@ -111,9 +117,13 @@ impl<'a> P<'a> {
         }
     }
 
-    fn digits(&mut self) -> usize {
+    /// Digits from here on, accumulated into `m` (saturating: the caller checks `n`).
+    #[inline]
+    fn digits(&mut self, m: &mut u64) -> usize {
         let start = self.i;
-        while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
+        let b = self.b;
+        while self.i < b.len() && b[self.i].is_ascii_digit() {
+            *m = m.wrapping_mul(10).wrapping_add(u64::from(b[self.i] - b'0'));
             self.i += 1;
         }
         self.i - start
@@ -121,44 +131,85 @@ impl<'a> P<'a> {
 
     fn number(&mut self) -> Option<Scalar> {
         let start = self.i;
-        if self.peek() == Some(b'-') {
+        let neg = self.peek() == Some(b'-');
+        if neg {
             self.i += 1;
         }
-        match self.peek()? {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => {
-                self.digits();
+        // The decimal digits as one integer `m` (exact while at most 19 digits were read).
+        let mut m: u64 = 0;
+        let mut n = match self.peek()? {
+            b'0' => {
+                self.i += 1;
+                1
             }
+            b'1'..=b'9' => self.digits(&mut m),
             _ => return None,
-        }
+        };
         let mut float = false;
+        let mut scale: i64 = 0; // value = m * 10^scale
         if self.peek() == Some(b'.') {
             self.i += 1;
-            if self.digits() == 0 {
+            let k = self.digits(&mut m);
+            if k == 0 {
                 return None;
             }
+            n += k;
+            scale = -(k as i64);
             float = true;
         }
+        let mut exact_exp = true;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
+            let eneg = match self.peek() {
+                Some(b'-') => {
+                    self.i += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.i += 1;
+                    false
+                }
+                _ => false,
+            };
+            let mut e: u64 = 0;
+            let k = self.digits(&mut e);
+            if k == 0 {
                 return None;
+            }
+            if k > 4 {
+                exact_exp = false;
+            } else {
+                scale += if eneg { -(e as i64) } else { e as i64 };
             }
             float = true;
         }
-        // ASCII by construction.
-        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
         if float {
+            // Clinger's fast path: a mantissa below 2^53 and a power of ten float64 holds
+            // exactly make one correctly rounded multiplication or division, the same
+            // float as a full parse. Anything else takes the full parse.
+            if exact_exp && n <= 19 && m < (1u64 << 53) && (-22..=22).contains(&scale) {
+                let mut v = m as f64;
+                if scale < 0 {
+                    v /= POW10[(-scale) as usize];
+                } else {
+                    v *= POW10[scale as usize];
+                }
+                return Some(Scalar::Float(if neg { -v } else { v }));
+            }
+            // ASCII by construction.
+            let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
             let v: f64 = text.parse().ok()?;
             if v.is_finite() {
                 Some(Scalar::Float(v))
             } else {
                 None
             }
+        } else if n <= 18 {
+            // At most 18 digits: below 10^18 < 2^63, exact in `m`.
+            let v = m as i64;
+            Some(Scalar::Int(if neg { -v } else { v }))
         } else {
+            let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
             text.parse::<i64>().ok().map(Scalar::Int)
         }
     }

@@ -9,6 +9,9 @@
 //! Python path then folds that record (and writes its dead letter) and calls `fold` again
 //! after it. So every record's outcome is the Python path's by construction.
 
+use std::cell::Cell;
+
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -18,7 +21,7 @@ mod plan;
 mod time;
 
 use event::{parse, Limits, Parsed, Prediction, Scalar};
-use plan::{Feature, FnvMap, Kind, Plan};
+use plan::{Edges, Feature, FnvMap, Kind, Plan};
 
 type FeatureSpec = (usize, Option<Vec<f64>>, Option<Vec<(String, usize)>>, usize, bool, bool, bool);
 
@@ -29,7 +32,7 @@ fn feature(spec: FeatureSpec) -> PyResult<Feature> {
             if edges.iter().any(|e| !e.is_finite()) {
                 return Err(PyValueError::new_err("numeric edges must be finite"));
             }
-            Kind::Numeric(edges)
+            Kind::Numeric(Edges::new(edges))
         }
         (None, Some(lookup)) => {
             let float_keys = lookup.iter().any(|(k, _)| k.contains(['.', 'e', 'E']));
@@ -85,7 +88,8 @@ struct Window<'p> {
     model: usize,
     start: i64,
     plan: &'p Plan,
-    counts: Vec<i64>,
+    /// The window's flat counts, in the caller's int64 array (added to in place).
+    counts: &'p [Cell<i64>],
     n: u64,
     first: usize,
     last: usize,
@@ -146,20 +150,22 @@ fn bin(raw: &[u8], ev: &Parsed, plan: &Plan, slots: &mut Vec<usize>, seen: &mut 
     Some(())
 }
 
-type WindowOut = Option<(u64, usize, usize, Vec<i64>)>;
+type WindowOut = Option<(u64, usize, usize)>;
 
 /// Fold `values[begin..]` until the first record the Python path must take.
 ///
 /// `limits`: (max_bytes, max_features, min_ts, max_ts); `spec`: (size_ms, lateness_ms,
 /// max_future_ms, now_ms); `models`: (model_id, max_ts_ms, closed_upto_ms) of each model
-/// with a clock here; `windows`: (model index, start_ms, plan) of each open window whose
-/// baseline the registry still chooses.
+/// with a clock here; `windows`: (model index, start_ms, plan, counts) of each open window
+/// whose baseline the registry still chooses, `counts` a writable C-contiguous int64 array
+/// of the plan's size that this adds the window's counts to (flat, per baseline feature
+/// `[nulls, unseen, mismatched, *cells]`).
 ///
 /// `only`: when given, a valid event of a model not in it is skipped (replay's and
 /// analyze's model filter), before the future bound, as the Python path does.
 ///
 /// Returns (stop index, each model's max_ts_ms, per window None or (events, first index,
-/// last index, flat counts), (first ts, last ts, min ts, max ts) of folded events or None,
+/// last index), (first ts, last ts, min ts, max ts) of folded events or None,
 /// (model_id, count) of skipped events).
 #[pyfunction]
 #[pyo3(signature = (values, begin, limits, spec, models, windows, only = None))]
@@ -170,7 +176,7 @@ fn fold<'py>(
     limits: (usize, usize, i64, i64),
     spec: (i64, i64, i64, i64),
     models: Vec<(String, i64, Option<i64>)>,
-    windows: Vec<(usize, i64, Bound<'py, PyPlan>)>,
+    windows: Vec<(usize, i64, Bound<'py, PyPlan>, Bound<'py, PyAny>)>,
     only: Option<Vec<String>>,
 ) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>)> {
     let only: Option<Vec<Vec<u8>>> = only.map(|v| v.into_iter().map(String::into_bytes).collect());
@@ -184,14 +190,22 @@ fn fold<'py>(
         .into_iter()
         .map(|(id, max_ts, closed)| Model { id: id.into_bytes(), max_ts, closed })
         .collect();
-    let plans: Vec<Bound<'py, PyPlan>> = windows.iter().map(|w| w.2.clone()).collect();
+    let py = values.py();
+    let mut bufs: Vec<PyBuffer<i64>> = Vec::with_capacity(windows.len());
+    for (_, _, _, counts) in &windows {
+        bufs.push(PyBuffer::get(counts)?);
+    }
     let mut wins: Vec<Window> = Vec::with_capacity(windows.len());
-    for ((model, start, _), plan) in windows.iter().zip(&plans) {
+    for ((model, start, plan, _), buf) in windows.iter().zip(&bufs) {
         let plan = &plan.get().plan;
         if *model >= models.len() {
             return Err(PyValueError::new_err("window of an unknown model"));
         }
-        wins.push(Window { model: *model, start: *start, plan, counts: vec![0; plan.size], n: 0, first: 0, last: 0 });
+        let counts = match buf.as_mut_slice(py) {
+            Some(c) if c.len() == plan.size => c,
+            _ => return Err(PyValueError::new_err("counts must be a writable contiguous int64 array of the plan's size")),
+        };
+        wins.push(Window { model: *model, start: *start, plan, counts, n: 0, first: 0, last: 0 });
     }
     let mut ev = Parsed::default();
     let (mut slots, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new());
@@ -259,7 +273,8 @@ fn fold<'py>(
             break;
         }
         for &s in &slots {
-            win.counts[s] += 1;
+            let c = &win.counts[s];
+            c.set(c.get() + 1);
         }
         if win.n == 0 {
             win.first = i;
@@ -278,7 +293,7 @@ fn fold<'py>(
     }
     let out = wins
         .into_iter()
-        .map(|w| if w.n == 0 { None } else { Some((w.n, w.first, w.last, w.counts)) })
+        .map(|w| if w.n == 0 { None } else { Some((w.n, w.first, w.last)) })
         .collect();
     let skipped = skipped
         .into_iter()
@@ -304,6 +319,6 @@ fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
-    m.add("ABI", 1)?;
+    m.add("ABI", 2)?;
     Ok(())
 }
