@@ -44,6 +44,8 @@ class NativeModule(Protocol):
 
     def check(self, raw: bytes) -> tuple[str, int] | None: ...
 
+    def number(self, raw: bytes) -> tuple[bool, float, int] | None: ...
+
 
 _state: dict[str, tuple[NativeModule | None, str]] = {}
 

@@ -322,6 +322,17 @@ impl<'a> P<'a> {
     }
 }
 
+/// One JSON number alone (`raw` holds nothing else): what the scanner reads, for tests.
+pub fn number(raw: &[u8]) -> Option<Scalar> {
+    let mut p = P { b: raw, i: 0 };
+    let v = p.number()?;
+    if p.i == raw.len() {
+        Some(v)
+    } else {
+        None
+    }
+}
+
 fn chars(s: &[u8]) -> usize {
     s.iter().filter(|&&c| c & 0xC0 != 0x80).count()
 }

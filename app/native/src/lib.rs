@@ -314,11 +314,23 @@ fn check(raw: &[u8], max_bytes: usize, max_features: usize, min_ts: i64, max_ts:
     Some((id.to_owned(), ev.ts))
 }
 
+/// The scanner's reading of one JSON number: (True, float) or (False, int), None when it
+/// defers the text. For tests (against orjson).
+#[pyfunction]
+fn number(raw: &[u8]) -> Option<(bool, f64, i64)> {
+    match event::number(raw)? {
+        Scalar::Float(v) => Some((true, v, 0)),
+        Scalar::Int(v) => Some((false, 0.0, v)),
+        _ => None,
+    }
+}
+
 #[pymodule]
 fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(number, m)?)?;
     m.add("ABI", 2)?;
     Ok(())
 }
