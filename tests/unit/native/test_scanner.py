@@ -134,7 +134,7 @@ def test_a_ks_grid_bins_every_value_in_bisect_rights_cell(shape: str) -> None:
     assert len(edges) >= 64  # the table is built from 64 edges on
     rnd = random.Random(3)
     values = [float(v) for v in rng.choice(sample, 3000)]
-    for e in rnd.sample(edges, 300) + [edges[0], edges[-1]]:
+    for e in [*rnd.sample(edges, 300), edges[0], edges[-1]]:
         values += [e, math.nextafter(e, math.inf), math.nextafter(e, -math.inf)]
     values += [-1e300, 1e300, edges[0] - 1.0, edges[-1] + 1.0, 0.0, -0.0]
     expected = [0] * (len(edges) + 1)
