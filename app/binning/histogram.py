@@ -642,6 +642,25 @@ def _sparse(cells: npt.NDArray[np.int64]) -> list[int]:
 def _read_sparse(cells: npt.NDArray[np.int64], data: object, name: str) -> None:
     if not isinstance(data, list) or len(data) % 2:
         raise ValueError(f"feature {name!r}: KS-grid cells must be [cell, count, ...]")
+    if not data:
+        return
+    # Vectorised for the usual, valid case (a partial holds thousands of cells per
+    # feature); anything it doubts takes the loop below, which names the first fault.
+    if set(map(type, data)) == {int}:
+        try:
+            pairs = np.array(data, dtype=np.int64)
+        except OverflowError:
+            pairs = None
+        if pairs is not None:
+            at, counts = pairs[0::2], pairs[1::2]
+            if (
+                at[0] >= 0
+                and at[-1] < len(cells)
+                and bool((counts > 0).all())
+                and bool((at[1:] > at[:-1]).all())
+            ):
+                cells[at] = counts
+                return
     last = -1
     for pos in range(0, len(data), 2):
         j = _count(data[pos], name)
@@ -651,6 +670,8 @@ def _read_sparse(cells: npt.NDArray[np.int64], data: object, name: str) -> None:
                 f"feature {name!r}: KS-grid cells must be increasing cells below "
                 f"{len(cells)} with non-zero counts"
             )
+        if c >= 2**63:
+            raise ValueError(f"feature {name!r}: a KS-grid count beyond 64 bits, {c}")
         cells[j] = c
         last = j
 
