@@ -150,6 +150,7 @@ class WindowHistogram:
         "_batch",
         "_cells",
         "_flat",
+        "_flat_dirty",
         "_mismatched",
         "_nulls",
         "_pending",
@@ -190,6 +191,7 @@ class WindowHistogram:
         self._pending_predictions: list[object] = []
         # Counts the compiled path added (``native_counts``), not yet in the lists above.
         self._flat: npt.NDArray[np.int64] | None = None
+        self._flat_dirty = False
 
     @classmethod
     def empty(cls, baseline: Baseline) -> WindowHistogram:
@@ -199,7 +201,7 @@ class WindowHistogram:
     @property
     def cells(self) -> list[Any]:
         """Per feature, in baseline order: its cell counts."""
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
         return self._cells
 
@@ -216,32 +218,32 @@ class WindowHistogram:
 
     @property
     def nulls(self) -> list[int]:
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
         return self._nulls
 
     @property
     def unseen(self) -> list[int]:
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
         return self._unseen
 
     @property
     def unseen_values(self) -> list[dict[str, int]]:
         """Per feature, in baseline order: the kept unseen texts and their counts."""
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
         return self._unseen_values
 
     @property
     def mismatched(self) -> list[int]:
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
         return self._mismatched
 
     def flush(self) -> None:
         """Bin the events still batched (reads do this too; a closed window does it once)."""
-        if self._pending or self._pending_predictions or self._flat is not None:
+        if self._pending or self._pending_predictions or self._flat_dirty:
             self._flush()
 
     # -- counting ------------------------------------------------------------------------
@@ -276,10 +278,12 @@ class WindowHistogram:
                 self._add_value(pplan, value)
 
     def _flush(self) -> None:
-        if self._flat is not None:
-            flat = self._flat
-            self._flat = None
-            self._add_flat(flat)
+        if self._flat_dirty and self._flat is not None:
+            # Kept and zeroed, not dropped: a fresh 300 kB array per batch was freshly
+            # mapped memory, page faults included.
+            self._flat_dirty = False
+            self._add_flat(self._flat)
+            self._flat.fill(0)
         rows = self._pending
         self._pending = []
         layout = self.layout
@@ -422,6 +426,7 @@ class WindowHistogram:
         Counts add, so they meet the others at the next read, which flushes them in."""
         if self._flat is None:
             self._flat = np.zeros(self.layout.flat_size, dtype=np.int64)
+        self._flat_dirty = True
         return self._flat
 
     def _add_flat(self, flat: npt.NDArray[np.int64]) -> None:

@@ -29,6 +29,7 @@ from app.errors import InputError
 from app.files.readers import FORMATS, detect_format, input_size, where
 from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
 from app.stats.rules import load_config
+from app.stream.allocator import quiet_collector
 
 
 @click.command()
@@ -120,6 +121,7 @@ def analyze(
                 param_hint="--emitted-at",
             )
     baseline = load_baseline(baseline_path)
+    quiet_collector()
     excluded = {c.strip() for item in exclude for c in item.split(",") if c.strip()}
     options = AnalyzeOptions(
         window=settings.window_spec(),

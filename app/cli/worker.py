@@ -30,7 +30,7 @@ def worker(**overrides: object) -> None:
     from faust import Worker
 
     from app.stream.admin import create_topics
-    from app.stream.allocator import fix_mmap_threshold
+    from app.stream.allocator import fix_mmap_threshold, quiet_collector
     from app.stream.app import create_app
     from app.stream.logs import logging_config
 
@@ -41,6 +41,7 @@ def worker(**overrides: object) -> None:
     # the broker's default partition count, and stage 1's snapshot topic must be compacted.
     asyncio.run(create_topics(settings))
     app = create_app(settings)
+    quiet_collector()
     # The web port and bind address are app settings (create_app); faust's Worker takes neither.
     # quiet: no startup banner (a box-drawn table on stdout); our logging config replaces
     # Faust's (text or JSON lines on stderr, app.stream.logs).

@@ -1,4 +1,5 @@
-"""A fixed glibc mmap threshold for the worker process.
+"""Memory settings of a long batch process: a fixed glibc mmap threshold, and a quieter
+cyclic garbage collector.
 
 glibc raises its mmap threshold each time a large block is freed, up to 32 MiB on 64-bit,
 after which multi-megabyte buffers (fetch responses, batches of dead letters) come from
@@ -13,8 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 
+# Allocations of tracked objects between young collections. Every record aiokafka hands over
+# is a new object that dies young (by reference count, no cycles), so the default 700
+# ran a collection every few hundred records: 7-10% of a worker's time in a profile.
+YOUNG_THRESHOLD = 50_000
 M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
 MMAP_THRESHOLD_BYTES = 128 * 1024
 
@@ -34,3 +40,13 @@ def fix_mmap_threshold() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+def quiet_collector() -> None:
+    """Collect once, then leave everything alive (imports, the app, its clients: a few
+    hundred thousand objects) out of later collections (``gc.freeze``), and collect the
+    young generation every ``YOUNG_THRESHOLD`` allocations. Cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)

@@ -40,6 +40,7 @@ from app.pipeline.incidents import IncidentTracker
 from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream import kafka
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
+from app.stream.allocator import quiet_collector
 from app.stream.baseline_feed import BaselineFeed
 from app.windows.binner import PartitionBinner
 
@@ -221,6 +222,7 @@ def _fold(
 
 
 def _child(job: Job, progress: Synchronized[int], out: Any) -> None:
+    quiet_collector()
     runs = asyncio.run(bin_partitions(job, progress))
     out.put(runs_to_bytes(runs))
 
@@ -228,6 +230,7 @@ def _child(job: Job, progress: Synchronized[int], out: Any) -> None:
 def run_jobs(jobs: list[Job], progress: Synchronized[int]) -> list[PartitionRun]:
     """Bin in this process (one job) or in one spawned process per job."""
     if len(jobs) == 1:
+        quiet_collector()
         return asyncio.run(bin_partitions(jobs[0], progress))
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
