@@ -21,7 +21,7 @@ mod plan;
 mod time;
 
 use event::{parse, Limits, Parsed, Prediction, Scalar};
-use plan::{Edges, Feature, FnvMap, Kind, Plan};
+use plan::{Edges, Feature, FnvMap, Kind, Placed, Plan};
 
 type FeatureSpec = (usize, Option<Vec<f64>>, Option<Vec<(String, usize)>>, usize, bool, bool, bool);
 
@@ -90,6 +90,11 @@ struct Window<'p> {
     plan: &'p Plan,
     /// The window's flat counts, in the caller's int64 array (added to in place).
     counts: &'p [Cell<i64>],
+    /// Numbers of numeric features not binned yet, per feature (the prediction last):
+    /// binned column by column (`flush`), so one feature's edges, table and counts stay
+    /// in cache while its numbers are placed, instead of all features' per event.
+    columns: Vec<Vec<f64>>,
+    pending: usize,
     n: u64,
     first: usize,
     last: usize,
@@ -101,9 +106,43 @@ struct Model {
     closed: Option<i64>,
 }
 
-/// Bin one parsed event with `plan`: the flat count slots to add one to, or None.
-fn bin(raw: &[u8], ev: &Parsed, plan: &Plan, slots: &mut Vec<usize>, seen: &mut Vec<bool>, guess: &mut Vec<usize>) -> Option<()> {
+/// Numbers a window holds before it bins them (`flush`), at most.
+const MAX_PENDING: usize = 1 << 16;
+
+impl Window<'_> {
+    /// Bin the numbers left by `bin` into the counts, one feature at a time.
+    fn flush(&mut self) {
+        let plan = self.plan;
+        for (c, column) in self.columns.iter_mut().enumerate() {
+            if column.is_empty() {
+                continue;
+            }
+            let f = if c < plan.features.len() { &plan.features[c] } else { plan.prediction.as_ref().expect("a prediction column") };
+            for &x in column.iter() {
+                let slot = f.offset + f.cell(x).expect("numbers only of numeric features");
+                let cell = &self.counts[slot];
+                cell.set(cell.get() + 1);
+            }
+            column.clear();
+        }
+        self.pending = 0;
+    }
+}
+
+/// Bin one parsed event with `plan`: the flat count slots to add one to, and the numbers
+/// of numeric features as (column, number) for `Window::flush`; or None (nothing added).
+#[allow(clippy::too_many_arguments)]
+fn bin(
+    raw: &[u8],
+    ev: &Parsed,
+    plan: &Plan,
+    slots: &mut Vec<usize>,
+    numbers: &mut Vec<(usize, f64)>,
+    seen: &mut Vec<bool>,
+    guess: &mut Vec<usize>,
+) -> Option<()> {
     slots.clear();
+    numbers.clear();
     seen.clear();
     seen.resize(plan.features.len(), false);
     for (j, &((s, e), value)) in ev.features.iter().enumerate() {
@@ -127,7 +166,10 @@ fn bin(raw: &[u8], ev: &Parsed, plan: &Plan, slots: &mut Vec<usize>, seen: &mut 
         }
         seen[k] = true;
         let f = &plan.features[k];
-        slots.push(f.offset + f.place(raw, value)?);
+        match f.locate(raw, value)? {
+            Placed::Slot(s) => slots.push(f.offset + s),
+            Placed::Number(x) => numbers.push((k, x)),
+        }
     }
     if let Some(pf) = &plan.prediction {
         let value = match ev.prediction? {
@@ -145,7 +187,10 @@ fn bin(raw: &[u8], ev: &Parsed, plan: &Plan, slots: &mut Vec<usize>, seen: &mut 
                 Scalar::Str(best.0 .0, best.0 .1)
             }
         };
-        slots.push(pf.offset + pf.place(raw, value)?);
+        match pf.locate(raw, value)? {
+            Placed::Slot(s) => slots.push(pf.offset + s),
+            Placed::Number(x) => numbers.push((plan.features.len(), x)),
+        }
     }
     Some(())
 }
@@ -205,10 +250,11 @@ fn fold<'py>(
             Some(c) if c.len() == plan.size => c,
             _ => return Err(PyValueError::new_err("counts must be a writable contiguous int64 array of the plan's size")),
         };
-        wins.push(Window { model: *model, start: *start, plan, counts, n: 0, first: 0, last: 0 });
+        let columns = vec![Vec::new(); plan.features.len() + 1];
+        wins.push(Window { model: *model, start: *start, plan, counts, columns, pending: 0, n: 0, first: 0, last: 0 });
     }
     let mut ev = Parsed::default();
-    let (mut slots, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut slots, mut numbers, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut stats: Option<(i64, i64, i64, i64)> = None;
     let (mut last_model, mut last_win) = (usize::MAX, usize::MAX);
     let n = values.len();
@@ -269,12 +315,19 @@ fn fold<'py>(
         };
         last_win = w;
         let win = &mut wins[w];
-        if bin(raw, &ev, win.plan, &mut slots, &mut seen, &mut guess).is_none() {
+        if bin(raw, &ev, win.plan, &mut slots, &mut numbers, &mut seen, &mut guess).is_none() {
             break;
         }
         for &s in &slots {
             let c = &win.counts[s];
             c.set(c.get() + 1);
+        }
+        for &(c, x) in &numbers {
+            win.columns[c].push(x);
+        }
+        win.pending += numbers.len();
+        if win.pending >= MAX_PENDING {
+            win.flush();
         }
         if win.n == 0 {
             win.first = i;
@@ -290,6 +343,9 @@ fn fold<'py>(
             Some((first, _, lo, hi)) => (first, ts, lo.min(ts), hi.max(ts)),
         });
         i += 1;
+    }
+    for win in &mut wins {
+        win.flush();
     }
     let out = wins
         .into_iter()

@@ -141,7 +141,39 @@ fn itoa(v: i64, buf: &mut [u8; 24]) -> &[u8] {
     &buf[i..]
 }
 
+/// Where a value goes: a slot now, or (a number of a numeric feature) a cell found later
+/// with the feature's other numbers of the batch (`Feature::cell`).
+pub enum Placed {
+    Slot(usize),
+    Number(f64),
+}
+
 impl Feature {
+    /// As `place`, with a numeric feature's number left for `cell`.
+    #[inline]
+    pub fn locate(&self, raw: &[u8], value: Scalar) -> Option<Placed> {
+        if let Kind::Numeric(_) = self.kind {
+            return match value {
+                Scalar::Float(v) => Some(Placed::Number(v)),
+                Scalar::Int(v) if v.unsigned_abs() < EXACT => Some(Placed::Number(v as f64)),
+                Scalar::Int(_) => None,
+                Scalar::Null => Some(Placed::Slot(NULL)),
+                Scalar::Bool(_) | Scalar::Str(..) => Some(Placed::Slot(MISMATCHED)),
+            };
+        }
+        self.place(raw, value).map(Placed::Slot)
+    }
+
+    /// The slot (relative to `offset`) of a number `locate` left; None for a feature that
+    /// is not numeric.
+    #[inline]
+    pub fn cell(&self, x: f64) -> Option<usize> {
+        match &self.kind {
+            Kind::Numeric(edges) => Some(CELLS + edges.cell(x)),
+            Kind::Categorical { .. } => None,
+        }
+    }
+
     /// The slot (relative to `offset`) of `value`, or None when not sure.
     #[inline]
     pub fn place(&self, raw: &[u8], value: Scalar) -> Option<usize> {
