@@ -12,7 +12,10 @@ from app.config import Settings
 
 
 def commands(group: click.Group = cli, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the top group loads its commands on demand
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
             yield from commands(command, f"{path} ")
@@ -93,3 +96,23 @@ def test_help_names_the_variable_and_its_default() -> None:
     assert options["drift_config"]["evaluate"].opts == ["--config"]
     assert options["kafka_bootstrap"]["worker"].opts == ["--bootstrap"]
     assert options["log_level"]["worker"].opts == ["--log-level", "--loglevel"]
+
+
+LOADED = (
+    "import sys, atexit\n"
+    "atexit.register(lambda: print(' '.join(sorted(m for m in ('faust', 'aiokafka', "
+    "'app.demo.run', 'app.cli.worker', 'app.cli.analyze') if m in sys.modules))))\n"
+    "sys.argv = ['driftline', 'analyze', '--help']\n"
+    "from app.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    # analyze starts without the Kafka clients, Faust or the demo (lazy commands).
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LOADED], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "app.cli.analyze"
