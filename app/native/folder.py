@@ -30,6 +30,7 @@ class NativeRun:
 
     begin: int
     stop: int
+    stop_at: int = 0  # where the next record starts: ``stop``, or its byte for lines
     events: dict[str, int] = field(default_factory=dict)  # folded, per model
     skipped: dict[str, int] = field(default_factory=dict)  # outside the filter, per model
     first_ts_ms: int | None = None  # of the folded events, in record order
@@ -62,16 +63,21 @@ class NativeFolder:
 
     def fold(
         self,
-        values: list[bytes | None] | list[bytes],
+        values: list[bytes | None] | list[bytes] | bytes,
         offsets: Sequence[int],
         begin: int,
         now_ms: int,
         record_now: Sequence[int] | None = None,
+        line0: int = 0,
     ) -> NativeRun | None:
         """Fold from ``values[begin]`` on, read at wall time ``now_ms`` (or each record at
         ``record_now[i]``, then ``now_ms`` is at most the smallest of those ahead, so the
         future bound never passes an event the Python path would stop). None when the
-        extension took no record."""
+        extension took no record.
+
+        ``values`` may be ``bytes`` of whole lines instead (``app.native.jsonl``): then
+        ``begin`` is a line's first byte, records are numbered from ``line0``, the run's
+        ``begin``/``stop`` are such numbers and ``stop_at`` the byte after its last line."""
         binner = self.binner
         spec = binner.spec
         models = self.models
@@ -99,7 +105,8 @@ class NativeFolder:
                 hists.append(acc)
         if not windows and not models:
             return None
-        stop, maxes, outs, stats, skipped = self.module.fold(
+        start_index = line0 if isinstance(values, bytes) else begin
+        stop, maxes, outs, stats, skipped, stop_at = self.module.fold(
             values,
             begin,
             self.limits,
@@ -107,10 +114,11 @@ class NativeFolder:
             rows,
             windows,
             sorted(models) if models else None,
+            line0,
         )
-        if stop == begin:
+        if stop == start_index:
             return None
-        run = NativeRun(begin, stop, skipped=dict(skipped))
+        run = NativeRun(start_index, stop, stop_at, skipped=dict(skipped))
         if stats is not None:
             run.first_ts_ms, run.last_ts_ms, run.min_ts_ms, run.max_ts_ms = stats
         folded: list[tuple[str, int, int, int, int]] = []

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 2  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 3  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
@@ -16,6 +16,7 @@ FoldResult = tuple[
     list[tuple[int, int, int] | None],
     tuple[int, int, int, int] | None,
     list[tuple[str, int]],
+    int,
 ]
 
 
@@ -33,13 +34,14 @@ class NativeModule(Protocol):
 
     def fold(
         self,
-        values: list[bytes | None] | list[bytes],
+        values: list[bytes | None] | list[bytes] | bytes,
         begin: int,
         limits: tuple[int, int, int, int],
         spec: tuple[int, int, int, int],
         models: Sequence[tuple[str, int, int | None]],
         windows: Sequence[tuple[int, int, object, object]],
         only: Sequence[str] | None = None,
+        line0: int = 0,
     ) -> FoldResult: ...
 
     def check(self, raw: bytes) -> tuple[str, int] | None: ...

@@ -150,7 +150,7 @@ fn bin(
         // Producers write their keys in the same order event after event: try the index
         // that held this position last time before hashing.
         let k = match guess.get(j) {
-            Some(&k) if k < plan.names.len() && plan.names[k] == name => k,
+            Some(&k) if k < plan.names.len() && plan::same(&plan.names[k], name) => k,
             _ => {
                 let k = *plan.by_name.get(name)?; // a feature the baseline lacks: Python
                 if j < guess.len() {
@@ -197,7 +197,42 @@ fn bin(
 
 type WindowOut = Option<(u64, usize, usize)>;
 
+/// Where `fold` reads its records: a list of record values, or whole lines in one buffer.
+enum Source<'a, 'py> {
+    List(&'a Bound<'py, PyList>),
+    Lines(&'a [u8]),
+}
+
+/// The end of the line starting at `pos` (after its `\n`, or the buffer's end), a word at
+/// a time.
+fn line_end(buf: &[u8], pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = ONES * b'\n' as u64;
+    let mut i = pos;
+    while i + 8 <= buf.len() {
+        let word = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
+        let x = word ^ NL;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize + 1;
+        }
+        i += 8;
+    }
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            return i + 1;
+        }
+        i += 1;
+    }
+    buf.len()
+}
+
 /// Fold `values[begin..]` until the first record the Python path must take.
+///
+/// `values`: a list of record values (`begin` an index into it), or a `bytes` of whole
+/// lines, one record each with its `\n` (`begin` a byte offset at a line's start, and
+/// `line0` that line's record index, from which records are numbered).
 ///
 /// `limits`: (max_bytes, max_features, min_ts, max_ts); `spec`: (size_ms, lateness_ms,
 /// max_future_ms, now_ms); `models`: (model_id, max_ts_ms, closed_upto_ms) of each model
@@ -211,19 +246,28 @@ type WindowOut = Option<(u64, usize, usize)>;
 ///
 /// Returns (stop index, each model's max_ts_ms, per window None or (events, first index,
 /// last index), (first ts, last ts, min ts, max ts) of folded events or None,
-/// (model_id, count) of skipped events).
+/// (model_id, count) of skipped events, stop position: the index again, or for lines the
+/// byte offset of the first line not taken).
 #[pyfunction]
-#[pyo3(signature = (values, begin, limits, spec, models, windows, only = None))]
+#[pyo3(signature = (values, begin, limits, spec, models, windows, only = None, line0 = 0))]
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn fold<'py>(
-    values: &Bound<'py, PyList>,
+    values: &Bound<'py, PyAny>,
     begin: usize,
     limits: (usize, usize, i64, i64),
     spec: (i64, i64, i64, i64),
     models: Vec<(String, i64, Option<i64>)>,
     windows: Vec<(usize, i64, Bound<'py, PyPlan>, Bound<'py, PyAny>)>,
     only: Option<Vec<String>>,
-) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>)> {
+    line0: usize,
+) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>, usize)> {
+    let (source, mut i) = if let Ok(list) = values.cast::<PyList>() {
+        (Source::List(list), begin)
+    } else if let Ok(bytes) = values.cast::<PyBytes>() {
+        (Source::Lines(bytes.as_bytes()), line0)
+    } else {
+        return Err(PyValueError::new_err("values must be a list of record values or bytes of lines"));
+    };
     let only: Option<Vec<Vec<u8>>> = only.map(|v| v.into_iter().map(String::into_bytes).collect());
     let mut skipped: Vec<(Vec<u8>, u64)> = Vec::new();
     let limits = Limits { max_bytes: limits.0, max_features: limits.1, min_ts: limits.2, max_ts: limits.3 };
@@ -257,12 +301,26 @@ fn fold<'py>(
     let (mut slots, mut numbers, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut stats: Option<(i64, i64, i64, i64)> = None;
     let (mut last_model, mut last_win) = (usize::MAX, usize::MAX);
-    let n = values.len();
-    let mut i = begin;
-    while i < n {
-        let item = values.get_item(i)?;
-        let Ok(bytes) = item.cast::<PyBytes>() else { break };
-        let raw = bytes.as_bytes();
+    let mut pos = begin; // of the next record: its list index or its line's first byte
+    loop {
+        let item;
+        let (raw, next): (&[u8], usize) = match &source {
+            Source::List(list) => {
+                if pos >= list.len() {
+                    break;
+                }
+                item = list.get_item(pos)?;
+                let Ok(bytes) = item.cast::<PyBytes>() else { break };
+                (bytes.as_bytes(), pos + 1)
+            }
+            Source::Lines(buf) => {
+                if pos >= buf.len() {
+                    break;
+                }
+                let end = line_end(buf, pos);
+                (&buf[pos..end], end)
+            }
+        };
         if parse(raw, &limits, &mut ev).is_none() {
             break;
         }
@@ -274,13 +332,14 @@ fn fold<'py>(
                     None => skipped.push((id.to_vec(), 1)),
                 }
                 i += 1;
+                pos = next;
                 continue;
             }
         }
-        let m = if last_model < models.len() && models[last_model].id == id {
+        let m = if last_model < models.len() && plan::same(&models[last_model].id, id) {
             last_model
         } else {
-            match models.iter().position(|m| m.id == id) {
+            match models.iter().position(|m| plan::same(&m.id, id)) {
                 Some(m) => m,
                 None => break, // no clock yet (or not this run's model): Python
             }
@@ -343,6 +402,7 @@ fn fold<'py>(
             Some((first, _, lo, hi)) => (first, ts, lo.min(ts), hi.max(ts)),
         });
         i += 1;
+        pos = next;
     }
     for win in &mut wins {
         win.flush();
@@ -355,7 +415,7 @@ fn fold<'py>(
         .into_iter()
         .map(|(id, n)| (String::from_utf8(id).unwrap_or_default(), n))
         .collect();
-    Ok((i, models.iter().map(|m| m.max_ts).collect(), out, stats, skipped))
+    Ok((i, models.iter().map(|m| m.max_ts).collect(), out, stats, skipped, pos))
 }
 
 /// The native verdict on one record: (model_id, epoch ms) when it is surely a valid
@@ -387,6 +447,6 @@ fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(number, m)?)?;
-    m.add("ABI", 2)?;
+    m.add("ABI", 3)?;
     Ok(())
 }

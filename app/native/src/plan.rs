@@ -28,6 +28,21 @@ impl Hasher for Fnv {
 
 pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
+/// `a == b` for the short byte strings of names and ids, without a call to `memcmp`.
+#[inline]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 8 {
+        let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
+        x[..a.len()].copy_from_slice(a);
+        y[..b.len()].copy_from_slice(b);
+        return u64::from_ne_bytes(x) == u64::from_ne_bytes(y);
+    }
+    a == b
+}
+
 pub enum Kind {
     /// Edges with the last one nudged up by one ulp (`bisect_right` gives the cell).
     Numeric(Edges),
@@ -110,6 +125,17 @@ impl Edges {
                 let b = f as usize;
                 let (a, z) = (self.table[b] as usize, self.table[b + 1] as usize);
                 if a <= z && (a == 0 || edges[a - 1] <= x) && (z == edges.len() || x < edges[z]) {
+                    if z - a <= 4 {
+                        // The usual few edges: counted without branches (an unpredictable
+                        // branch per value cost more than the comparisons).
+                        let last = edges.len() - 1;
+                        let mut cell = a;
+                        for k in 0..4 {
+                            let j = a + k;
+                            cell += usize::from(j < z && edges[j.min(last)] <= x);
+                        }
+                        return cell;
+                    }
                     return a + bisect_right(&edges[a..z], x);
                 }
             }

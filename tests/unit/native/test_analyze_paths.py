@@ -66,3 +66,36 @@ def test_analyze_jsonl_is_the_same_on_both_paths(
     # records (the blank line is none); events (the invalid, future and other model's not)
     assert summary[:2] == (1499, 1496)
     assert sum(orjson.loads(d)["n_events"] for d in documents if b'"window_result"' in d) > 0
+
+
+def test_lines_cut_across_chunks_are_the_same_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The extension splits a chunk of lines itself: chunks of ~1 kB cut every few lines,
+    # with CRLF and LF endings, an empty line, an invalid one and no final newline.
+    import app.native.jsonl as jsonl
+    from app.native.folder import NativeFolder, NativeRun
+
+    lines = [_typical(i) + (b"\r\n" if i % 3 == 0 else b"\n") for i in range(600)]
+    lines[5] = b"\n"
+    lines[7] = b"{not json}\n"
+    lines[-1] = lines[-1].rstrip()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(lines))
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 1000)
+    taken: list[int] = []
+    fold = NativeFolder.fold
+
+    def counting(self: NativeFolder, *args: object, **kwargs: object) -> NativeRun | None:
+        run = fold(self, *args, **kwargs)  # type: ignore[arg-type]
+        if run is not None:
+            taken.append(run.stop - run.begin)
+        return run
+
+    monkeypatch.setattr(NativeFolder, "fold", counting)
+    fast = _run(path, True, monkeypatch)
+    assert sum(taken) > 500  # the extension took most lines, in many chunks
+    slow = _run(path, False, monkeypatch)
+    assert fast == slow
+    assert [(line, reason) for line, reason, _ in fast[1]] == [(8, "invalid_json")]
+    assert fast[2][:2] == (599, 598)
