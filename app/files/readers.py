@@ -36,15 +36,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from app.binning.plans import category_text as category_text  # re-exported: one key rule
 from app.contracts.events import (
@@ -59,6 +55,11 @@ from app.contracts.events import (
     prediction_value,
 )
 from app.errors import InputError
+
+# pyarrow (0.1 s to import) is imported where a CSV or Parquet file is read: JSONL
+# analysis never needs it.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: Final[tuple[Format, ...]] = ("csv", "jsonl", "parquet")
@@ -117,6 +118,8 @@ class RecordBatch:
     def columns(self) -> dict[str, FloatArray | list[object]]:
         """Numeric Arrow columns as float64 numpy arrays (null -> NaN); others as lists of
         Python values (str, bool, float, int, None)."""
+        import pyarrow as pa
+
         out: dict[str, FloatArray | list[object]] = {}
         for name, col in self.data.items():
             if isinstance(col, list):
@@ -134,6 +137,9 @@ class RecordBatch:
 
 def numeric_to_numpy(col: pa.Array) -> FloatArray:
     """A numeric Arrow array as float64, nulls as NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = col if col.type == pa.float64() else pc.cast(col, pa.float64(), safe=False)
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -169,6 +175,9 @@ def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> Forma
 def input_size(path: str | os.PathLike[str], fmt: Format) -> tuple[int, str]:
     """What ``RecordBatch.progress`` counts up to: (total, unit) = bytes or Parquet rows."""
     if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         try:
             return pq.ParquetFile(path).metadata.num_rows, "rows"
         except (OSError, pa.ArrowException):
@@ -358,6 +367,9 @@ def _csv_problem(path: str, n_fields: int) -> InputError | None:
 def _csv_batches(
     path: str, batch_rows: int, columns: Sequence[str] | None
 ) -> Iterator[RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     header = csv_header(path)
     include = list(columns) if columns is not None else header
     # Every column as text: the builder decides types from the whole column, while Arrow's
@@ -541,6 +553,8 @@ _NUMBER_TYPES: Final = frozenset({int, float})
 
 def _typed(values: list[object]) -> Column:
     """An Arrow array when the JSON values share one type (fast downstream), else the list."""
+    import pyarrow as pa
+
     kinds = set(map(type, values))
     kinds.discard(type(None))
     try:
@@ -563,6 +577,9 @@ def _typed(values: list[object]) -> Column:
 def _parquet_batches(
     path: str, batch_rows: int, columns: Sequence[str] | None
 ) -> Iterator[RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as err:

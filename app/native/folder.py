@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from app.baseline.registry import BaselineRegistry
 from app.binning.histogram import WindowHistogram
@@ -161,9 +162,8 @@ def fold_records(
     floor: list[int] = []
     if per_record is not None and folder is not None:
         # floor[i]: the earliest read time from record i on (see NativeFolder.fold).
-        floor = list(per_record)
-        for i in range(len(floor) - 2, -1, -1):
-            floor[i] = min(floor[i], floor[i + 1])
+        floor = list(accumulate(reversed(per_record), min))
+        floor.reverse()
     n = len(values)
     i = 0
     wait = 0

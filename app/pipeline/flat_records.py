@@ -16,11 +16,7 @@ unreadable timestamp is invalid (``schema_violation``), one outside the decoder'
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, Final
 
 from app.baseline.model import Baseline
 from app.contracts.events import PREDICTION_FEATURE, DeadLetterReason, DecodeError, flat_event
@@ -41,6 +37,11 @@ from app.pipeline.analyze_summary import (
     ProgressHandler,
     SourceItem,
 )
+
+# pyarrow (0.1 s to import) is imported where a CSV or Parquet file is read: JSONL
+# analysis never needs it.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_TIMESTAMP_COLUMN: Final = "timestamp"
 
@@ -157,6 +158,9 @@ def _listed(names: Sequence[str]) -> str:
 
 def _column_names(path: str, kind: Format) -> list[str]:
     """The columns of a CSV or Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if kind == "csv":
         return csv_header(path)
     try:
@@ -168,6 +172,9 @@ def _column_names(path: str, kind: Format) -> list[str]:
 def _values(col: pa.Array | list[object], csv_number: bool) -> list[Any]:
     """A column as Python values; CSV text of a numeric feature as numbers (where it reads
     as one: the rest stays text, a type mismatch, as in ``driftline evaluate``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if isinstance(col, list):
         return col
     if csv_number and pa.types.is_string(col.type):
@@ -191,6 +198,9 @@ def _values(col: pa.Array | list[object], csv_number: bool) -> list[Any]:
 def _timestamps(batch: RecordBatch, column: str) -> tuple[list[object], bool]:
     """The timestamp column's values, and whether they are instants already (a Parquet
     timestamp column, as epoch milliseconds: truncated, any time zone)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     col = batch.data[column]
     if not isinstance(col, list) and pa.types.is_timestamp(col.type):
         ms = pc.cast(col, pa.timestamp("ms", col.type.tz), safe=False).cast(pa.int64())

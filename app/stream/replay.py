@@ -167,7 +167,12 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
             while not done:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
                 msgs = batch.get(tp, [])
-                todo = [msg for msg in msgs if msg.offset < r.stop]
+                # Offsets rise: the records before the range's end are a prefix.
+                todo = (
+                    msgs
+                    if not msgs or msgs[-1].offset < r.stop
+                    else [m for m in msgs if m.offset < r.stop]
+                )
                 done = len(todo) < len(msgs) or (bool(todo) and todo[-1].offset >= r.stop - 1)
                 pending += len(todo)
                 for rejected, msg in _fold(todo, binner, run, registry, limits, models):
