@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -64,6 +65,11 @@ class ReplaySummary:
     late: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+
+
+_OFFSET = attrgetter("offset")
+_VALUE = attrgetter("value")
+_TIMESTAMP = attrgetter("timestamp")
 
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
@@ -201,9 +207,9 @@ def _fold(
     # "When read": the record's own timestamp (when it was written, so about when a live
     # worker that kept up read it), so replay applies the future bound as live did.
     wall_ms = int(time.time() * 1000)
-    nows = [msg.timestamp if msg.timestamp > 0 else wall_ms for msg in msgs]
-    offsets = [msg.offset for msg in msgs]
-    values = [msg.value for msg in msgs]
+    nows = [t if t > 0 else wall_ms for t in map(_TIMESTAMP, msgs)]
+    offsets = list(map(_OFFSET, msgs))
+    values = list(map(_VALUE, msgs))
     for item in fold_records(binner, registry, limits, offsets, values, models, now_ms=nows):
         if isinstance(item, NativeRun):
             n = sum(item.events.values())
