@@ -27,16 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("app.cli.status", "status"),
     "ui": ("app.cli.ui", "ui"),
 }
-BASELINE_COMMANDS: dict[str, tuple[str, str]] = {
-    "publish": ("app.cli.publish", "publish"),
-    "migrate": ("app.cli.migrate", "migrate"),
-}
-
-
-def _load(module: str, attr: str) -> click.Command:
-    command = getattr(importlib.import_module(module), attr)
-    assert isinstance(command, click.Command)
-    return command
 
 
 class LazyGroup(click.Group):
@@ -48,11 +38,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        command = _load(*COMMANDS[cmd_name])
-        if isinstance(command, click.Group):
-            for name, where in BASELINE_COMMANDS.items() if cmd_name == "baseline" else ():
-                if name not in command.commands:
-                    command.add_command(_load(*where), name)
+        module, attr = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
         return command
 
 

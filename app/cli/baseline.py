@@ -21,7 +21,9 @@ from app.baseline.build import (
 )
 from app.baseline.codec import dump_baseline, load_baseline
 from app.baseline.model import Baseline, FeatureBaseline
+from app.cli.migrate import migrate
 from app.cli.output import echo_json
+from app.cli.publish import publish
 from app.contracts.events import PREDICTION_FEATURE
 from app.files.readers import FORMATS
 
@@ -237,3 +239,8 @@ def _describe(f: FeatureBaseline) -> str:
         f"{f.type:<11} n={c.count:,} nulls={c.null_count:,} categories={len(c.categories)} "
         f"other={c.counts[-1]:,} [{top}{more}]"
     )
+
+
+# Subcommands with their own modules.
+baseline.add_command(publish)
+baseline.add_command(migrate)

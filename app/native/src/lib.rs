@@ -21,7 +21,7 @@ mod plan;
 mod time;
 
 use event::{parse, Limits, Parsed, Prediction, Scalar};
-use plan::{Edges, Feature, FnvMap, Kind, Placed, Plan};
+use plan::{Categories, Edges, Feature, FnvMap, Kind, Placed, Plan};
 
 type FeatureSpec = (usize, Option<Vec<f64>>, Option<Vec<(String, usize)>>, usize, bool, bool, bool);
 
@@ -36,14 +36,14 @@ fn feature(spec: FeatureSpec) -> PyResult<Feature> {
         }
         (None, Some(lookup)) => {
             let float_keys = lookup.iter().any(|(k, _)| k.contains(['.', 'e', 'E']));
-            Kind::Categorical {
+            Kind::Categorical(Categories {
                 lookup: lookup.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect(),
                 other,
                 complete,
                 numbers_native,
                 bools_native,
                 float_keys,
-            }
+            })
         }
         _ => return Err(PyValueError::new_err("a feature has edges or a lookup, not both")),
     };

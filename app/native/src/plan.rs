@@ -46,16 +46,18 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 pub enum Kind {
     /// Edges with the last one nudged up by one ulp (`bisect_right` gives the cell).
     Numeric(Edges),
-    Categorical {
-        lookup: FnvMap<Vec<u8>, usize>,
-        other: usize,
-        complete: bool,
-        numbers_native: bool,
-        bools_native: bool,
-        /// Some key could be the `repr` of a non-integral float ('.' or 'e' in it): such a
-        /// float value is not placed here (Python's repr is the rule).
-        float_keys: bool,
-    },
+    Categorical(Categories),
+}
+
+pub struct Categories {
+    pub lookup: FnvMap<Vec<u8>, usize>,
+    pub other: usize,
+    pub complete: bool,
+    pub numbers_native: bool,
+    pub bools_native: bool,
+    /// Some key could be the `repr` of a non-integral float ('.' or 'e' in it): such a
+    /// float value is not placed here (Python's repr is the rule).
+    pub float_keys: bool,
 }
 
 pub struct Feature {
@@ -175,19 +177,20 @@ pub enum Placed {
 }
 
 impl Feature {
-    /// As `place`, with a numeric feature's number left for `cell`.
+    /// Where `value` goes: a slot relative to `offset`, or a number for `cell`; None when
+    /// not sure.
     #[inline]
     pub fn locate(&self, raw: &[u8], value: Scalar) -> Option<Placed> {
-        if let Kind::Numeric(_) = self.kind {
-            return match value {
+        match &self.kind {
+            Kind::Numeric(_) => match value {
                 Scalar::Float(v) => Some(Placed::Number(v)),
                 Scalar::Int(v) if v.unsigned_abs() < EXACT => Some(Placed::Number(v as f64)),
                 Scalar::Int(_) => None,
                 Scalar::Null => Some(Placed::Slot(NULL)),
                 Scalar::Bool(_) | Scalar::Str(..) => Some(Placed::Slot(MISMATCHED)),
-            };
+            },
+            Kind::Categorical(categories) => categories.slot(raw, value).map(Placed::Slot),
         }
-        self.place(raw, value).map(Placed::Slot)
     }
 
     /// The slot (relative to `offset`) of a number `locate` left; None for a feature that
@@ -196,77 +199,64 @@ impl Feature {
     pub fn cell(&self, x: f64) -> Option<usize> {
         match &self.kind {
             Kind::Numeric(edges) => Some(CELLS + edges.cell(x)),
-            Kind::Categorical { .. } => None,
+            Kind::Categorical(_) => None,
         }
     }
+}
 
-    /// The slot (relative to `offset`) of `value`, or None when not sure.
+impl Categories {
+    /// The slot (relative to the feature's offset) of `value`, or None when not sure.
     #[inline]
-    pub fn place(&self, raw: &[u8], value: Scalar) -> Option<usize> {
-        match &self.kind {
-            Kind::Numeric(edges) => Some(match value {
-                Scalar::Float(v) => CELLS + edges.cell(v),
-                Scalar::Int(v) => {
-                    if v.unsigned_abs() >= EXACT {
+    fn slot(&self, raw: &[u8], value: Scalar) -> Option<usize> {
+        // An unseen value (complete vocabulary) is not placed here: the window keeps
+        // its text (histogram format 2, ``unseen_values``), which Python records.
+        let outside = |native: bool| {
+            if !native {
+                Some(MISMATCHED)
+            } else if self.complete {
+                None
+            } else {
+                Some(CELLS + self.other)
+            }
+        };
+        let mut buf = [0u8; 24];
+        let (key, native): (&[u8], bool) = match value {
+            Scalar::Null => return Some(NULL),
+            Scalar::Str(s, e) => {
+                let text = &raw[s..e];
+                if let Some(&cell) = self.lookup.get(text) {
+                    return Some(CELLS + cell);
+                }
+                if self.bools_native {
+                    if !text.is_ascii() {
+                        return None; // str.lower() beyond ASCII: Python decides
+                    }
+                    let lower = text.to_ascii_lowercase();
+                    if let Some(&cell) = self.lookup.get(&lower) {
+                        return Some(CELLS + cell);
+                    }
+                }
+                return outside(!self.bools_native);
+            }
+            Scalar::Bool(true) => (b"true", self.bools_native),
+            Scalar::Bool(false) => (b"false", self.bools_native),
+            Scalar::Int(v) => (itoa(v, &mut buf), self.numbers_native),
+            Scalar::Float(v) => {
+                if v.fract() == 0.0 {
+                    if v.abs() >= 9.0e18 {
                         return None;
                     }
-                    CELLS + edges.cell(v as f64)
-                }
-                Scalar::Null => NULL,
-                Scalar::Bool(_) | Scalar::Str(..) => MISMATCHED,
-            }),
-            Kind::Categorical { lookup, other, complete, numbers_native, bools_native, float_keys } => {
-                // An unseen value (complete vocabulary) is not placed here: the window keeps
-                // its text (histogram format 2, ``unseen_values``), which Python records.
-                let outside = |native: bool| {
-                    if !native {
-                        Some(MISMATCHED)
-                    } else if *complete {
-                        None
-                    } else {
-                        Some(CELLS + other)
-                    }
-                };
-                let mut buf = [0u8; 24];
-                let (key, native): (&[u8], bool) = match value {
-                    Scalar::Null => return Some(NULL),
-                    Scalar::Str(s, e) => {
-                        let text = &raw[s..e];
-                        if let Some(&cell) = lookup.get(text) {
-                            return Some(CELLS + cell);
-                        }
-                        if *bools_native {
-                            if !text.is_ascii() {
-                                return None; // str.lower() beyond ASCII: Python decides
-                            }
-                            let lower = text.to_ascii_lowercase();
-                            if let Some(&cell) = lookup.get(&lower) {
-                                return Some(CELLS + cell);
-                            }
-                        }
-                        return outside(!*bools_native);
-                    }
-                    Scalar::Bool(true) => (b"true", *bools_native),
-                    Scalar::Bool(false) => (b"false", *bools_native),
-                    Scalar::Int(v) => (itoa(v, &mut buf), *numbers_native),
-                    Scalar::Float(v) => {
-                        if v.fract() == 0.0 {
-                            if v.abs() >= 9.0e18 {
-                                return None;
-                            }
-                            (itoa(v as i64, &mut buf), *numbers_native)
-                        } else if *float_keys {
-                            return None;
-                        } else {
-                            return outside(*numbers_native);
-                        }
-                    }
-                };
-                match lookup.get(key) {
-                    Some(&cell) => Some(CELLS + cell),
-                    None => outside(native),
+                    (itoa(v as i64, &mut buf), self.numbers_native)
+                } else if self.float_keys {
+                    return None;
+                } else {
+                    return outside(self.numbers_native);
                 }
             }
+        };
+        match self.lookup.get(key) {
+            Some(&cell) => Some(CELLS + cell),
+            None => outside(native),
         }
     }
 }
