@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 3  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 4  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
@@ -47,6 +47,12 @@ class NativeModule(Protocol):
     def check(self, raw: bytes) -> tuple[str, int] | None: ...
 
     def number(self, raw: bytes) -> tuple[bool, float, int] | None: ...
+
+    def split_records(
+        self, data: bytes, fetch_offset: int, check_crc: bool = True
+    ) -> tuple[int, list[int], list[int], list[bytes | None], list[bytes | None]] | None: ...
+
+    def crc32c(self, data: bytes) -> int: ...
 
 
 _state: dict[str, tuple[NativeModule | None, str]] = {}

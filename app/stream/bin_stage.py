@@ -38,7 +38,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -53,9 +52,10 @@ from app.errors import DriftlineError
 from app.native import status_line as native_status_line
 from app.native.folder import NativeRun, fold_records
 from app.pipeline.fold import Rejected, SourceRecord
-from app.stream import kafka, membership
+from app.stream import kafka, membership, record_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES
 from app.stream.metrics import DriftlineMetrics
+from app.stream.record_runs import RecordRun
 from app.stream.snapshots import read_latest_retrying, snapshot_key
 from app.windows.binner import Output, PartitionBinner, SourcePosition, SourceReady
 from app.windows.checkpoint import (
@@ -70,9 +70,6 @@ from app.windows.partial import AccumulatorOps, Partial
 from app.windows.spec import route
 
 log = logging.getLogger(__name__)
-
-_OFFSET = attrgetter("offset")
-_VALUE = attrgetter("value")
 
 IDLE_CHECK_S = 0.5  # how often idle models are looked for (idle_seconds is the threshold)
 # A position that has not moved is told again this often: a stage 2 whose state starts
@@ -149,6 +146,7 @@ class BinStage:
         )
         await self.producer.start()
         await self.consumer.start()
+        record_runs.install(self.consumer)
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
         try:
             while True:
@@ -159,7 +157,7 @@ class BinStage:
                     # the next owner (or restart) resumes from the last whole snapshot.
                     self.torn = True
                     for tp, records in batch.items():
-                        await self._fold(tp.partition, records)
+                        await self._fold(tp.partition, record_runs.runs(tp, records))
                     await self._tick_idle()
                     self.torn = False
                     await self._report_lag()
@@ -196,7 +194,7 @@ class BinStage:
         await self.producer.stop()
 
     # -- records -----------------------------------------------------------------------
-    async def _fold(self, p: int, records: Sequence[Any]) -> None:
+    async def _fold(self, p: int, records: RecordRun) -> None:
         owned = self.owned.get(p)
         if owned is None:
             # Not restored (see _Rebalance): uncommitted, so the next owner reads them.
@@ -211,14 +209,13 @@ class BinStage:
         now_ms = int(time.time() * 1000)  # "when read", for the future bound and idleness
         # Offsets rise within a batch: the records already applied are a prefix.
         first = 0
-        while first < len(records) and binner.already_applied(records[first].offset):
+        offsets = records.offsets
+        while first < len(offsets) and binner.already_applied(offsets[first]):
             first += 1  # redelivered; its effect is already in the restored snapshot
-        todo = records[first:]
+        todo = records.sliced(first) if first else records
         owned.pending += len(todo)
-        offsets = list(map(_OFFSET, todo))  # C-level getters: two passes per batch
-        values = list(map(_VALUE, todo))
         for item in fold_records(
-            binner, self.registry, self.limits, offsets, values, now_ms=now_ms
+            binner, self.registry, self.limits, todo.offsets, todo.values, now_ms=now_ms
         ):
             if isinstance(item, NativeRun):  # valid events folded, nothing to emit
                 seen.update(item.events)
@@ -230,7 +227,7 @@ class BinStage:
             if isinstance(result, Rejected):
                 if result.model_id is not None:
                     seen[result.model_id] += 1
-                await self._dead_letter(todo[i], result, now_ms)
+                await self._dead_letter(todo.record(i), result, now_ms)
                 if result.reason == "late" and result.model_id is not None:
                     late[result.model_id] += 1
                 continue

@@ -11,6 +11,7 @@ run again. Event time only (no idle ticks); at the end of input every open windo
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import multiprocessing
 import time
@@ -18,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
-from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -39,10 +39,11 @@ from app.pipeline.close import WindowCloser, histogram_ops
 from app.pipeline.fold import Rejected
 from app.pipeline.incidents import IncidentTracker
 from app.pipeline.replay import PartitionRun, merge_runs
-from app.stream import kafka
+from app.stream import kafka, record_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.allocator import quiet_collector
 from app.stream.baseline_feed import BaselineFeed
+from app.stream.record_runs import Record, RecordRun
 from app.windows.binner import PartitionBinner
 
 
@@ -65,11 +66,6 @@ class ReplaySummary:
     late: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
-
-
-_OFFSET = attrgetter("offset")
-_VALUE = attrgetter("value")
-_TIMESTAMP = attrgetter("timestamp")
 
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
@@ -156,6 +152,7 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
             settings,
         ) as producer,
     ):
+        record_runs.install(consumer)
         for r in job.ranges:
             binner = PartitionBinner(r.partition, spec, ops, registry.choose)
             run = PartitionRun(
@@ -172,14 +169,11 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
             pending = 0
             while not done:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
-                msgs = batch.get(tp, [])
+                got = record_runs.runs(tp, batch.get(tp, []))
                 # Offsets rise: the records before the range's end are a prefix.
-                todo = (
-                    msgs
-                    if not msgs or msgs[-1].offset < r.stop
-                    else [m for m in msgs if m.offset < r.stop]
-                )
-                done = len(todo) < len(msgs) or (bool(todo) and todo[-1].offset >= r.stop - 1)
+                cut = bisect.bisect_left(got.offsets, r.stop)
+                todo = got if cut == len(got) else got.sliced(0, cut)
+                done = cut < len(got) or (cut > 0 and got.offsets[cut - 1] >= r.stop - 1)
                 pending += len(todo)
                 for rejected, msg in _fold(todo, binner, run, registry, limits, models):
                     run.invalid[rejected.reason] = run.invalid.get(rejected.reason, 0) + 1
@@ -196,21 +190,21 @@ async def bin_partitions(job: Job, progress: Synchronized[int] | None) -> list[P
 
 
 def _fold(
-    msgs: list[Any],
+    msgs: RecordRun,
     binner: PartitionBinner,
     run: PartitionRun,
     registry: BaselineRegistry,
     limits: DecodeLimits,
     models: frozenset[str],
-) -> Iterator[tuple[Rejected, Any]]:
+) -> Iterator[tuple[Rejected, Record]]:
     """Fold records in (in order); yields each dead letter's rejection with its record."""
     # "When read": the record's own timestamp (when it was written, so about when a live
     # worker that kept up read it), so replay applies the future bound as live did.
     wall_ms = int(time.time() * 1000)
-    nows = [t if t > 0 else wall_ms for t in map(_TIMESTAMP, msgs)]
-    offsets = list(map(_OFFSET, msgs))
-    values = list(map(_VALUE, msgs))
-    for item in fold_records(binner, registry, limits, offsets, values, models, now_ms=nows):
+    nows = [t if t > 0 else wall_ms for t in msgs.timestamps]
+    for item in fold_records(
+        binner, registry, limits, msgs.offsets, msgs.values, models, now_ms=nows
+    ):
         if isinstance(item, NativeRun):
             n = sum(item.events.values())
             if n:
@@ -223,7 +217,7 @@ def _fold(
         if result is None:
             continue
         if isinstance(result, Rejected):
-            yield result, msgs[i]
+            yield result, msgs.record(i)
             continue
         run.outputs.extend(result.outputs)
         run.events += 1

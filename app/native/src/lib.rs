@@ -18,6 +18,7 @@ use pyo3::types::{PyBytes, PyList};
 
 mod event;
 mod plan;
+mod records;
 mod time;
 
 use event::{parse, Limits, Parsed, Prediction, Scalar};
@@ -441,12 +442,52 @@ fn number(raw: &[u8]) -> Option<(bool, f64, i64)> {
     }
 }
 
+/// A fetch's record batches split (`records.rs`): (next offset to fetch, offsets,
+/// timestamps, keys, values), or None when aiokafka must decode the fetch.
+#[pyfunction]
+#[pyo3(signature = (data, fetch_offset, check_crc = true))]
+#[allow(clippy::type_complexity)]
+fn split_records<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyBytes>,
+    fetch_offset: i64,
+    check_crc: bool,
+) -> PyResult<Option<(i64, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>)>> {
+    let b = data.as_bytes();
+    let Some(split) = records::split(b, fetch_offset, check_crc) else {
+        return Ok(None);
+    };
+    let span = |s: records::Span| -> Bound<'py, PyAny> {
+        match s {
+            Some((start, end)) => PyBytes::new(py, &b[start..end]).into_any(),
+            None => py.None().into_bound(py),
+        }
+    };
+    let keys = PyList::new(py, split.keys.into_iter().map(span))?;
+    let values = PyList::new(py, split.values.into_iter().map(span))?;
+    Ok(Some((
+        split.next_offset,
+        PyList::new(py, split.offsets)?,
+        PyList::new(py, split.timestamps)?,
+        keys,
+        values,
+    )))
+}
+
+/// CRC-32C of `data` (Kafka's batch checksum). For tests.
+#[pyfunction]
+fn crc32c(data: &[u8]) -> u32 {
+    records::crc32c(data)
+}
+
 #[pymodule]
 fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(number, m)?)?;
-    m.add("ABI", 3)?;
+    m.add_function(wrap_pyfunction!(split_records, m)?)?;
+    m.add_function(wrap_pyfunction!(crc32c, m)?)?;
+    m.add("ABI", 4)?;
     Ok(())
 }
