@@ -16,6 +16,7 @@ from app.binning.histogram import WindowHistogram
 from app.contracts.decode import DecodeLimits
 from app.native.loader import NativeModule, load
 from app.native.plans import plan_for
+from app.native.spans import SpanValues
 from app.pipeline.fold import Folded, Rejected, fold_record
 from app.windows.binner import PartitionBinner
 
@@ -64,7 +65,7 @@ class NativeFolder:
 
     def fold(
         self,
-        values: list[bytes | None] | list[bytes] | bytes,
+        values: Sequence[bytes | None] | bytes,
         offsets: Sequence[int],
         begin: int,
         now_ms: int,
@@ -108,7 +109,7 @@ class NativeFolder:
             return None
         start_index = line0 if isinstance(values, bytes) else begin
         stop, maxes, outs, stats, skipped, stop_at = self.module.fold(
-            values,
+            values.packed if isinstance(values, SpanValues) else values,
             begin,
             self.limits,
             (spec.size_ms, spec.lateness_ms, spec.max_future_ms, now_ms),
@@ -146,7 +147,7 @@ def fold_records(
     registry: BaselineRegistry,
     limits: DecodeLimits,
     offsets: Sequence[int],
-    values: list[bytes | None],
+    values: Sequence[bytes | None],
     models: frozenset[str] = frozenset(),
     *,
     now_ms: int | Sequence[int],

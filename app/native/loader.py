@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 4  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 5  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
@@ -34,7 +34,7 @@ class NativeModule(Protocol):
 
     def fold(
         self,
-        values: list[bytes | None] | list[bytes] | bytes,
+        values: Sequence[bytes | None] | bytes | tuple[bytes, bytes],
         begin: int,
         limits: tuple[int, int, int, int],
         spec: tuple[int, int, int, int],
@@ -50,7 +50,7 @@ class NativeModule(Protocol):
 
     def split_records(
         self, data: bytes, fetch_offset: int, check_crc: bool = True
-    ) -> tuple[int, list[int], list[int], list[bytes | None], list[bytes | None]] | None: ...
+    ) -> tuple[int, list[int], list[int], list[bytes | None], bytes] | None: ...
 
     def crc32c(self, data: bytes) -> int: ...
 

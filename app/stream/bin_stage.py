@@ -134,8 +134,11 @@ class BinStage:
             group_id=s.stage1_group(),
             client_id=f"{s.app_id}-stage1",
             **kafka.membership(s),
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
+            # A fetch is folded whole (record_runs) while the next is on its way: 2 MB a
+            # partition held a worker's peak RSS at 211 MiB on the bench (8 MB: 278 MiB,
+            # 4% faster).
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+            fetch_max_bytes=8 * 1024 * 1024,
         )
         self.producer = kafka.producer(
             s,

@@ -10,8 +10,9 @@ How: ``install`` gives one consumer's fetcher its own copy of
 ``Fetcher._proc_fetch_request`` whose ``MemoryRecords`` keeps the fetched bytes and whose
 ``PartitionRecords`` asks the extension to split them (``app/native/src/records.rs``).
 A fetch whose batches are all plain (format v2, uncompressed, not transactional, not
-control, CRC good) becomes one ``RecordRun``: aiokafka's ``getmany`` returns it as one
-item and moves the position past it, exactly as past the records it stands for. Any other
+control, CRC good) becomes one ``RecordRun`` whose values are spans of the fetched bytes
+(``SpanValues``: no object per value unless Python asks for one): aiokafka's ``getmany``
+returns it as one item and moves the position past it, exactly as past its records. Any other
 fetch goes to aiokafka's own ``PartitionRecords`` and comes back as ``ConsumerRecord``
 items, which ``runs`` turns into a run the same way. Other consumers in the process
 (Faust's) are untouched: only the given fetcher's method is replaced.
@@ -30,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from app.native import load
+from app.native.spans import SpanValues
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class RecordRun:
     offsets: list[int]
     timestamps: list[int]
     keys: list[bytes | None]
-    values: list[bytes | None]
+    values: Sequence[bytes | None]  # a list, or SpanValues over a split fetch's bytes
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -93,17 +95,19 @@ def runs(tp: TopicPartition, items: Sequence[Any]) -> RecordRun:
     if len(items) == 1 and isinstance(items[0], RecordRun):
         return items[0]
     out = RecordRun(tp.topic, tp.partition, [], [], [], [])
+    values: list[bytes | None] = []
     for group in _grouped(items):
         if isinstance(group, RecordRun):
             out.offsets += group.offsets
             out.timestamps += group.timestamps
             out.keys += group.keys
-            out.values += group.values
+            values += group.values
         else:
             out.offsets += map(_OFFSET, group)
             out.timestamps += map(_TIMESTAMP, group)
             out.keys += map(_KEY, group)
-            out.values += map(_VALUE, group)
+            values += map(_VALUE, group)
+    out.values = values
     return out
 
 
@@ -185,7 +189,8 @@ def _partition_records(
             check_crcs,
             isolation_level,
         )
-    next_offset, offsets, timestamps, keys, values = split
+    next_offset, offsets, timestamps, keys, spans = split
+    values = SpanValues(records.raw, spans)
     run = RecordRun(tp.topic, tp.partition, offsets, timestamps, keys, values) if offsets else None
     return _SplitRecords(run, fetch_offset, next_offset)
 

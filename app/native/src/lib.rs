@@ -202,6 +202,18 @@ type WindowOut = Option<(u64, usize, usize)>;
 enum Source<'a, 'py> {
     List(&'a Bound<'py, PyList>),
     Lines(&'a [u8]),
+    /// A fetch's bytes and its values' spans (`split_records`): 8 bytes per record, the
+    /// value's start and end as little-endian u32, both u32::MAX for a null value.
+    Spans(&'a [u8], &'a [u8]),
+}
+
+const NULL_SPAN: u32 = u32::MAX;
+
+fn span_at(spans: &[u8], i: usize) -> Option<(u32, u32)> {
+    let b = spans.get(i * 8..i * 8 + 8)?;
+    let start = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let end = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    Some((start, end))
 }
 
 /// The end of the line starting at `pos` (after its `\n`, or the buffer's end), a word at
@@ -262,12 +274,16 @@ fn fold<'py>(
     only: Option<Vec<String>>,
     line0: usize,
 ) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>, usize)> {
+    let spans: (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
     let (source, mut i) = if let Ok(list) = values.cast::<PyList>() {
         (Source::List(list), begin)
     } else if let Ok(bytes) = values.cast::<PyBytes>() {
         (Source::Lines(bytes.as_bytes()), line0)
     } else {
-        return Err(PyValueError::new_err("values must be a list of record values or bytes of lines"));
+        spans = values.extract().map_err(|_| {
+            PyValueError::new_err("values must be a list of record values, bytes of lines or (fetch bytes, spans)")
+        })?;
+        (Source::Spans(spans.0.as_bytes(), spans.1.as_bytes()), begin)
     };
     let only: Option<Vec<Vec<u8>>> = only.map(|v| v.into_iter().map(String::into_bytes).collect());
     let mut skipped: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -313,6 +329,13 @@ fn fold<'py>(
                 item = list.get_item(pos)?;
                 let Ok(bytes) = item.cast::<PyBytes>() else { break };
                 (bytes.as_bytes(), pos + 1)
+            }
+            Source::Spans(buf, spans) => {
+                let Some((start, end)) = span_at(spans, pos) else { break };
+                if start == NULL_SPAN || start > end || end as usize > buf.len() {
+                    break; // a null value (Python dead-letters it), or not a span of buf
+                }
+                (&buf[start as usize..end as usize], pos + 1)
             }
             Source::Lines(buf) => {
                 if pos >= buf.len() {
@@ -443,7 +466,8 @@ fn number(raw: &[u8]) -> Option<(bool, f64, i64)> {
 }
 
 /// A fetch's record batches split (`records.rs`): (next offset to fetch, offsets,
-/// timestamps, keys, values), or None when aiokafka must decode the fetch.
+/// timestamps, keys, the values' spans packed as in `Source::Spans`), or None when
+/// aiokafka must decode the fetch.
 #[pyfunction]
 #[pyo3(signature = (data, fetch_offset, check_crc = true))]
 #[allow(clippy::type_complexity)]
@@ -452,7 +476,7 @@ fn split_records<'py>(
     data: &Bound<'py, PyBytes>,
     fetch_offset: i64,
     check_crc: bool,
-) -> PyResult<Option<(i64, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>)>> {
+) -> PyResult<Option<(i64, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyBytes>)>> {
     let b = data.as_bytes();
     let Some(split) = records::split(b, fetch_offset, check_crc) else {
         return Ok(None);
@@ -464,7 +488,16 @@ fn split_records<'py>(
         }
     };
     let keys = PyList::new(py, split.keys.into_iter().map(span))?;
-    let values = PyList::new(py, split.values.into_iter().map(span))?;
+    if b.len() >= NULL_SPAN as usize {
+        return Ok(None); // spans are u32: a fetch this large is aiokafka's to read
+    }
+    let mut packed = Vec::with_capacity(split.values.len() * 8);
+    for v in split.values {
+        let (start, end) = v.map_or((NULL_SPAN, NULL_SPAN), |(s, e)| (s as u32, e as u32));
+        packed.extend_from_slice(&start.to_le_bytes());
+        packed.extend_from_slice(&end.to_le_bytes());
+    }
+    let values = PyBytes::new(py, &packed);
     Ok(Some((
         split.next_offset,
         PyList::new(py, split.offsets)?,
@@ -488,6 +521,6 @@ fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(number, m)?)?;
     m.add_function(wrap_pyfunction!(split_records, m)?)?;
     m.add_function(wrap_pyfunction!(crc32c, m)?)?;
-    m.add("ABI", 4)?;
+    m.add("ABI", 5)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ with compressed, transactional and control batches, and mutated byte by byte.
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.native import load
+from app.native.spans import SpanValues
 
 native = load()
 pytestmark = pytest.mark.skipif(native is None, reason="the native extension is not built")
@@ -99,7 +101,9 @@ def split_reads(data: bytes, fetch_offset: int, check_crc: bool) -> Any:
     out = native.split_records(data, fetch_offset, check_crc)
     if out is None:
         return None
-    next_offset, offsets, timestamps, keys, values = out
+    next_offset, offsets, timestamps, keys, spans = out
+    values = SpanValues(data, spans)
+    assert list(values) == [values[i] for i in range(len(values))]
     return next_offset, list(zip(offsets, timestamps, keys, values, strict=True))
 
 
@@ -230,3 +234,16 @@ def test_random_bytes_never_crash() -> None:
         native.split_records(
             rng.randbytes(rng.randint(0, 200)), rng.randint(-5, 5), rng.random() < 0.5
         )
+
+
+def test_span_values_index_and_slice_like_a_list() -> None:
+    raw = b"xxabcdeYY"
+    spans = struct.pack("<8I", 2, 5, 0xFFFF_FFFF, 0xFFFF_FFFF, 5, 5, 7, 9)
+    values = SpanValues(raw, spans)
+    expected = [b"abc", None, b"", b"YY"]
+    assert list(values) == expected and len(values) == 4
+    assert [values[i] for i in range(-4, 4)] == expected + expected
+    for a, b in [(0, 4), (1, 3), (2, 2), (3, 1), (-2, None), (None, 10)]:
+        assert list(values[a:b]) == expected[a:b]
+    with pytest.raises(IndexError):
+        values[4]
