@@ -71,6 +71,7 @@ class NativeFolder:
         now_ms: int,
         record_now: Sequence[int] | None = None,
         line0: int = 0,
+        split_from: int | None = None,
     ) -> NativeRun | None:
         """Fold from ``values[begin]`` on, read at wall time ``now_ms`` (or each record at
         ``record_now[i]``, then ``now_ms`` is at most the smallest of those ahead, so the
@@ -79,7 +80,9 @@ class NativeFolder:
 
         ``values`` may be ``bytes`` of whole lines instead (``app.native.jsonl``): then
         ``begin`` is a line's first byte, records are numbered from ``line0``, the run's
-        ``begin``/``stop`` are such numbers and ``stop_at`` the byte after its last line."""
+        ``begin``/``stop`` are such numbers and ``stop_at`` the byte after its last line;
+        ``split_from`` bytes or more of lines are folded on two threads (see ``fold_split``
+        in ``app/native/src/lib.rs``)."""
         binner = self.binner
         spec = binner.spec
         models = self.models
@@ -117,6 +120,7 @@ class NativeFolder:
             windows,
             sorted(models) if models else None,
             line0,
+            *(() if split_from is None else (split_from,)),
         )
         if stop == start_index:
             return None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 5  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 6  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
@@ -42,6 +42,7 @@ class NativeModule(Protocol):
         windows: Sequence[tuple[int, int, object, object]],
         only: Sequence[str] | None = None,
         line0: int = 0,
+        split_from: int = ...,
     ) -> FoldResult: ...
 
     def check(self, raw: bytes) -> tuple[str, int] | None: ...

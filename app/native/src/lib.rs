@@ -84,13 +84,33 @@ impl PyPlan {
     }
 }
 
+/// Where a window's counts go: the caller's int64 array, added to in place, or (a
+/// helper thread's share of a split chunk, see `fold`) counts of its own.
+trait Counts {
+    fn add(&mut self, slot: usize);
+}
+
+impl Counts for &[Cell<i64>] {
+    #[inline]
+    fn add(&mut self, slot: usize) {
+        let c = &self[slot];
+        c.set(c.get() + 1);
+    }
+}
+
+impl Counts for Vec<i64> {
+    #[inline]
+    fn add(&mut self, slot: usize) {
+        self[slot] += 1;
+    }
+}
+
 /// One open window the batch may fold into.
-struct Window<'p> {
+struct Window<'p, C: Counts> {
     model: usize,
     start: i64,
     plan: &'p Plan,
-    /// The window's flat counts, in the caller's int64 array (added to in place).
-    counts: &'p [Cell<i64>],
+    counts: C,
     /// Numbers of numeric features not binned yet, per feature (the prediction last):
     /// binned column by column (`flush`), so one feature's edges, table and counts stay
     /// in cache while its numbers are placed, instead of all features' per event.
@@ -101,6 +121,7 @@ struct Window<'p> {
     last: usize,
 }
 
+#[derive(Clone)]
 struct Model {
     id: Vec<u8>,
     max_ts: i64,
@@ -110,7 +131,12 @@ struct Model {
 /// Numbers a window holds before it bins them (`flush`), at most.
 const MAX_PENDING: usize = 1 << 16;
 
-impl Window<'_> {
+impl<'p, C: Counts> Window<'p, C> {
+    fn new(model: usize, start: i64, plan: &'p Plan, counts: C) -> Self {
+        let columns = vec![Vec::new(); plan.features.len() + 1];
+        Window { model, start, plan, counts, columns, pending: 0, n: 0, first: 0, last: 0 }
+    }
+
     /// Bin the numbers left by `bin` into the counts, one feature at a time.
     fn flush(&mut self) {
         let plan = self.plan;
@@ -120,9 +146,7 @@ impl Window<'_> {
             }
             let f = if c < plan.features.len() { &plan.features[c] } else { plan.prediction.as_ref().expect("a prediction column") };
             for &x in column.iter() {
-                let slot = f.offset + f.cell(x).expect("numbers only of numeric features");
-                let cell = &self.counts[slot];
-                cell.set(cell.get() + 1);
+                self.counts.add(f.offset + f.cell(x).expect("numbers only of numeric features"));
             }
             column.clear();
         }
@@ -257,12 +281,16 @@ fn line_end(buf: &[u8], pos: usize) -> usize {
 /// `only`: when given, a valid event of a model not in it is skipped (replay's and
 /// analyze's model filter), before the future bound, as the Python path does.
 ///
+/// `split_from`: lines at least this many bytes long are cut in two at a line, the second
+/// half folded on a helper thread at the same time (`fold_split`); off by default (stage
+/// 1 and replay: the broker and stage 2 have the other core).
+///
 /// Returns (stop index, each model's max_ts_ms, per window None or (events, first index,
 /// last index), (first ts, last ts, min ts, max ts) of folded events or None,
 /// (model_id, count) of skipped events, stop position: the index again, or for lines the
 /// byte offset of the first line not taken).
 #[pyfunction]
-#[pyo3(signature = (values, begin, limits, spec, models, windows, only = None, line0 = 0))]
+#[pyo3(signature = (values, begin, limits, spec, models, windows, only = None, line0 = 0, split_from = usize::MAX))]
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn fold<'py>(
     values: &Bound<'py, PyAny>,
@@ -273,9 +301,10 @@ fn fold<'py>(
     windows: Vec<(usize, i64, Bound<'py, PyPlan>, Bound<'py, PyAny>)>,
     only: Option<Vec<String>>,
     line0: usize,
+    split_from: usize,
 ) -> PyResult<(usize, Vec<i64>, Vec<WindowOut>, Option<(i64, i64, i64, i64)>, Vec<(String, u64)>, usize)> {
     let spans: (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
-    let (source, mut i) = if let Ok(list) = values.cast::<PyList>() {
+    let (source, i) = if let Ok(list) = values.cast::<PyList>() {
         (Source::List(list), begin)
     } else if let Ok(bytes) = values.cast::<PyBytes>() {
         (Source::Lines(bytes.as_bytes()), line0)
@@ -286,12 +315,12 @@ fn fold<'py>(
         (Source::Spans(spans.0.as_bytes(), spans.1.as_bytes()), begin)
     };
     let only: Option<Vec<Vec<u8>>> = only.map(|v| v.into_iter().map(String::into_bytes).collect());
-    let mut skipped: Vec<(Vec<u8>, u64)> = Vec::new();
     let limits = Limits { max_bytes: limits.0, max_features: limits.1, min_ts: limits.2, max_ts: limits.3 };
     let (size, lateness, max_future, now) = spec;
     if size <= 0 {
         return Err(PyValueError::new_err("window size must be positive"));
     }
+    let rules = Rules { limits, size, lateness, max_future, now, only: only.as_deref() };
     let mut models: Vec<Model> = models
         .into_iter()
         .map(|(id, max_ts, closed)| Model { id: id.into_bytes(), max_ts, closed })
@@ -301,7 +330,7 @@ fn fold<'py>(
     for (_, _, _, counts) in &windows {
         bufs.push(PyBuffer::get(counts)?);
     }
-    let mut wins: Vec<Window> = Vec::with_capacity(windows.len());
+    let mut wins: Vec<Window<&[Cell<i64>]>> = Vec::with_capacity(windows.len());
     for ((model, start, plan, _), buf) in windows.iter().zip(&bufs) {
         let plan = &plan.get().plan;
         if *model >= models.len() {
@@ -311,22 +340,95 @@ fn fold<'py>(
             Some(c) if c.len() == plan.size => c,
             _ => return Err(PyValueError::new_err("counts must be a writable contiguous int64 array of the plan's size")),
         };
-        let columns = vec![Vec::new(); plan.features.len() + 1];
-        wins.push(Window { model: *model, start: *start, plan, counts, columns, pending: 0, n: 0, first: 0, last: 0 });
+        wins.push(Window::new(*model, *start, plan, counts));
     }
+    let mut st = Scanned { i, pos: begin, stats: None, skipped: Vec::new() };
+    let split = match source {
+        Source::Lines(buf) if buf.len().saturating_sub(begin) >= split_from.max(2) => {
+            let mid = line_end(buf, begin + (buf.len() - begin) / 2);
+            (mid < buf.len()).then_some((buf, mid))
+        }
+        _ => None,
+    };
+    if let Some((buf, mid)) = split {
+        fold_split(&rules, buf, mid, &mut wins, &mut models, &mut st);
+    } else {
+        scan(&rules, &source, usize::MAX, &mut wins, &mut models, &mut st);
+    }
+    for win in &mut wins {
+        win.flush();
+    }
+    let out = wins
+        .into_iter()
+        .map(|w| if w.n == 0 { None } else { Some((w.n, w.first, w.last)) })
+        .collect();
+    let skipped = st
+        .skipped
+        .into_iter()
+        .map(|(id, n)| (String::from_utf8(id).unwrap_or_default(), n))
+        .collect();
+    Ok((st.i, models.iter().map(|m| m.max_ts).collect(), out, st.stats, skipped, st.pos))
+}
+
+/// What decides whether a record is folded: the same for every record of a call.
+struct Rules<'a> {
+    limits: Limits,
+    size: i64,
+    lateness: i64,
+    max_future: i64,
+    now: i64,
+    only: Option<&'a [Vec<u8>]>,
+}
+
+/// How far a scan got: the next record's index and position, the folded events' (first,
+/// last, min, max) timestamps, and the events skipped per model (`only`).
+struct Scanned {
+    i: usize,
+    pos: usize,
+    stats: Option<(i64, i64, i64, i64)>,
+    skipped: Vec<(Vec<u8>, u64)>,
+}
+
+impl Scanned {
+    fn skip(&mut self, id: &[u8], n: u64) {
+        match self.skipped.iter_mut().find(|(m, _)| m == id) {
+            Some(entry) => entry.1 += n,
+            None => self.skipped.push((id.to_vec(), n)),
+        }
+    }
+}
+
+/// Fold records from `st` on until one the Python path must take, or until position
+/// `end` (lines only); true when it reached `end` without stopping.
+fn scan<C: Counts>(
+    rules: &Rules,
+    source: &Source,
+    end: usize,
+    wins: &mut [Window<C>],
+    models: &mut [Model],
+    st: &mut Scanned,
+) -> bool {
+    let Rules { limits, size, lateness, max_future, now, only } = rules;
+    let (size, lateness, max_future, now) = (*size, *lateness, *max_future, *now);
     let mut ev = Parsed::default();
     let (mut slots, mut numbers, mut seen, mut guess) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut stats: Option<(i64, i64, i64, i64)> = None;
     let (mut last_model, mut last_win) = (usize::MAX, usize::MAX);
-    let mut pos = begin; // of the next record: its list index or its line's first byte
+    let mut pos = st.pos; // of the next record: its list index or its line's first byte
+    let mut i = st.i;
+    let mut reached = false;
     loop {
+        if pos >= end {
+            reached = true;
+            break;
+        }
         let item;
-        let (raw, next): (&[u8], usize) = match &source {
+        let (raw, next): (&[u8], usize) = match source {
             Source::List(list) => {
                 if pos >= list.len() {
                     break;
                 }
-                item = list.get_item(pos)?;
+                let Ok(got) = list.get_item(pos) else { break };
+                item = got;
                 let Ok(bytes) = item.cast::<PyBytes>() else { break };
                 (bytes.as_bytes(), pos + 1)
             }
@@ -345,16 +447,13 @@ fn fold<'py>(
                 (&buf[pos..end], end)
             }
         };
-        if parse(raw, &limits, &mut ev).is_none() {
+        if parse(raw, limits, &mut ev).is_none() {
             break;
         }
         let id = &raw[ev.model.0..ev.model.1];
-        if let Some(only) = &only {
+        if let Some(only) = only {
             if !only.iter().any(|m| m == id) {
-                match skipped.iter_mut().find(|(m, _)| m == id) {
-                    Some(entry) => entry.1 += 1,
-                    None => skipped.push((id.to_vec(), 1)),
-                }
+                st.skip(id, 1);
                 i += 1;
                 pos = next;
                 continue;
@@ -402,8 +501,7 @@ fn fold<'py>(
             break;
         }
         for &s in &slots {
-            let c = &win.counts[s];
-            c.set(c.get() + 1);
+            win.counts.add(s);
         }
         for &(c, x) in &numbers {
             win.columns[c].push(x);
@@ -421,25 +519,84 @@ fn fold<'py>(
         if ts > model.max_ts {
             model.max_ts = ts;
         }
-        stats = Some(match stats {
+        st.stats = Some(match st.stats {
             None => (ts, ts, ts, ts),
             Some((first, _, lo, hi)) => (first, ts, lo.min(ts), hi.max(ts)),
         });
         i += 1;
         pos = next;
     }
-    for win in &mut wins {
-        win.flush();
+    st.i = i;
+    st.pos = pos;
+    reached
+}
+
+/// Lines `[st.pos, mid)` folded here while a helper thread folds `[mid, ..)` into counts
+/// of its own, from the same starting state; the helper's work is kept only when this
+/// half ran to `mid` without stopping. Then it is what one scan would have done: with no
+/// stop in the first half, no window opened or closed there and every clock it advanced
+/// stayed below the point that closes a window, so each record of the second half meets
+/// the same decision. (A clock the first half advanced only spares a second-half event
+/// the closing check, which the helper makes anyway: it may stop early, never late.)
+fn fold_split(
+    rules: &Rules,
+    buf: &[u8],
+    mid: usize,
+    wins: &mut [Window<&[Cell<i64>]>],
+    models: &mut [Model],
+    st: &mut Scanned,
+) {
+    let lines_before = buf[st.pos..mid].iter().filter(|&&b| b == b'\n').count();
+    let specs: Vec<(usize, i64, &Plan)> = wins.iter().map(|w| (w.model, w.start, w.plan)).collect();
+    let mut helper_models = models.to_vec();
+    let helper_i = st.i + lines_before;
+    let (reached, helper) = std::thread::scope(|s| {
+        let handle = s.spawn(move || {
+            let mut hw: Vec<Window<Vec<i64>>> =
+                specs.iter().map(|&(m, start, plan)| Window::new(m, start, plan, vec![0; plan.size])).collect();
+            let mut hs = Scanned { i: helper_i, pos: mid, stats: None, skipped: Vec::new() };
+            scan(rules, &Source::Lines(buf), usize::MAX, &mut hw, &mut helper_models, &mut hs);
+            for w in &mut hw {
+                w.flush();
+            }
+            let hw: Vec<(Vec<i64>, u64, usize, usize)> = hw.into_iter().map(|w| (w.counts, w.n, w.first, w.last)).collect();
+            (hw, helper_models, hs)
+        });
+        let reached = scan(rules, &Source::Lines(buf), mid, wins, models, st);
+        (reached, handle.join())
+    });
+    let Ok((hw, helper_models, hs)) = helper else { return };
+    if !reached || st.pos != mid || st.i != helper_i {
+        return; // the first half stopped: the helper's work assumed it would not
     }
-    let out = wins
-        .into_iter()
-        .map(|w| if w.n == 0 { None } else { Some((w.n, w.first, w.last)) })
-        .collect();
-    let skipped = skipped
-        .into_iter()
-        .map(|(id, n)| (String::from_utf8(id).unwrap_or_default(), n))
-        .collect();
-    Ok((i, models.iter().map(|m| m.max_ts).collect(), out, stats, skipped, pos))
+    for (win, (counts, n, first, last)) in wins.iter_mut().zip(hw) {
+        if n == 0 {
+            continue;
+        }
+        for (cell, add) in win.counts.iter().zip(counts) {
+            if add != 0 {
+                cell.set(cell.get() + add);
+            }
+        }
+        if win.n == 0 {
+            win.first = first;
+        }
+        win.n += n;
+        win.last = last;
+    }
+    for (model, helper) in models.iter_mut().zip(helper_models) {
+        model.max_ts = model.max_ts.max(helper.max_ts);
+    }
+    st.stats = match (st.stats, hs.stats) {
+        (a, None) => a,
+        (None, b) => b,
+        (Some((first, _, lo, hi)), Some((_, last, hlo, hhi))) => Some((first, last, lo.min(hlo), hi.max(hhi))),
+    };
+    for (id, n) in hs.skipped {
+        st.skip(&id, n);
+    }
+    st.i = hs.i;
+    st.pos = hs.pos;
 }
 
 /// The native verdict on one record: (model_id, epoch ms) when it is surely a valid
@@ -521,6 +678,6 @@ fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(number, m)?)?;
     m.add_function(wrap_pyfunction!(split_records, m)?)?;
     m.add_function(wrap_pyfunction!(crc32c, m)?)?;
-    m.add("ABI", 5)?;
+    m.add("ABI", 6)?;
     Ok(())
 }

@@ -99,3 +99,91 @@ def test_lines_cut_across_chunks_are_the_same_on_both_paths(
     assert fast == slow
     assert [(line, reason) for line, reason, _ in fast[1]] == [(8, "invalid_json")]
     assert fast[2][:2] == (599, 598)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunks_folded_on_two_threads_are_the_same_as_one_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Every chunk of lines is split between two threads (SPLIT_BYTES 1): the helper's half
+    # must count only when the first half ran through. Windows close in the middle of
+    # chunks, events come late, out of order, from the future and from other models, and
+    # blank and invalid lines cut the first half short.
+    import random
+
+    import app.native.jsonl as jsonl
+    from app.native.folder import NativeFolder, NativeRun
+
+    rng = random.Random(seed)
+    lines, ts = [], START_MS
+    for i in range(2_000):
+        ts += rng.choice([0, 250, 250, 250, 1_000, 20_000])  # 60 s windows close now and then
+        roll = rng.random()
+        if roll < 0.01:
+            lines.append(b"")
+        elif roll < 0.02:
+            lines.append(b"{broken")
+        elif roll < 0.04:
+            lines.append(_typical(i, timestamp=ts - rng.choice([5_000, 30_000, 300_000])))
+        elif roll < 0.05:
+            lines.append(_typical(i, model_id="someone-else", timestamp=ts))
+        elif roll < 0.055:
+            lines.append(_typical(i, timestamp=ts + 10**10))
+        else:
+            lines.append(_typical(i, timestamp=ts))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", rng.choice([3_000, 20_000, 200_000]))
+    monkeypatch.setattr(jsonl, "SPLIT_BYTES", 1)
+    taken: list[int] = []
+    fold = NativeFolder.fold
+
+    def counting(self: NativeFolder, *args: object, **kwargs: object) -> NativeRun | None:
+        run = fold(self, *args, **kwargs)  # type: ignore[arg-type]
+        if run is not None:
+            taken.append(run.stop - run.begin)
+        return run
+
+    monkeypatch.setattr(NativeFolder, "fold", counting)
+    fast = _run(path, True, monkeypatch)
+    slow = _run(path, False, monkeypatch)
+    assert fast == slow
+    assert sum(taken) > 500  # the extension took its share, around the stops
+    late = fast[2][4]
+    assert isinstance(late, int) and late > 0  # late events reached the Python path
+
+
+def test_a_helper_threads_half_is_kept_when_the_first_half_runs_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-order events whose windows close every 240 lines: with chunks split between two
+    # threads, the extension's runs are exactly those of one thread (a discarded half
+    # would show as a run cut at the middle of a chunk).
+    import app.native.jsonl as jsonl
+    from app.native.folder import NativeFolder, NativeRun
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(_typical(i) + b"\n" for i in range(3_000)))
+    # Lines of 178-198 bytes: a chunk holds at most 282, so a run of more than 145 lines
+    # crossed the middle of the lines its call was given.
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 50_000)
+    fold = NativeFolder.fold
+    runs: dict[int, list[tuple[int, int]]] = {}
+    outcomes = {}
+    for split in (1, 1 << 40):
+        monkeypatch.setattr(jsonl, "SPLIT_BYTES", split)
+        taken = runs.setdefault(split, [])
+
+        def counting(
+            self: NativeFolder, *args: object, _taken: list[tuple[int, int]] = taken, **kw: object
+        ) -> NativeRun | None:
+            run = fold(self, *args, **kw)  # type: ignore[arg-type]
+            if run is not None:
+                _taken.append((run.begin, run.stop))
+            return run
+
+        monkeypatch.setattr(NativeFolder, "fold", counting)
+        outcomes[split] = _run(path, True, monkeypatch)
+    assert runs[1] == runs[1 << 40]
+    assert max(stop - begin for begin, stop in runs[1]) > 145
+    assert outcomes[1] == outcomes[1 << 40] == _run(path, False, monkeypatch)
