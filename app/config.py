@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     @field_validator("metrics_feature_statistics")
     @classmethod
     def _known_statistics(cls, value: str) -> str:
-        from app.stream.feature_metrics import FAMILY_OF  # data only; no Faust import
+        from app.stream.feature_families import FAMILY_OF  # data only
 
         names = [n.strip() for n in value.split(",") if n.strip()]
         if names == ["all"]:
@@ -182,7 +182,7 @@ class Settings(BaseSettings):
 
     def exported_statistics(self) -> frozenset[str]:
         """The window-result statistics /metrics exports per feature."""
-        from app.stream.feature_metrics import FAMILY_OF
+        from app.stream.feature_families import FAMILY_OF
 
         if self.metrics_feature_statistics == "all":
             return frozenset(FAMILY_OF)

@@ -29,6 +29,7 @@ from app.errors import InputError
 from app.files.readers import FORMATS, detect_format, input_size, where
 from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
 from app.stats.rules import load_config
+from app.stats.special import prefetch
 from app.stream.allocator import quiet_collector
 
 
@@ -106,6 +107,9 @@ def analyze(
     no_progress: bool,
 ) -> None:
     """Window a file by event time and evaluate every window, as the stream would."""
+    # scipy.special is first needed when a window closes: imported meanwhile, while the
+    # extension folds without the GIL.
+    prefetch()
     settings = load_settings(
         window_seconds=window_seconds,
         allowed_lateness_seconds=allowed_lateness_seconds,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.special import chdtrc
+from app.stats.special import chdtrc
 
 
 @dataclass(frozen=True)

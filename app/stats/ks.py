@@ -52,7 +52,8 @@ from math import sqrt
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import kolmogorov
+
+from app.stats.special import kolmogorov
 
 
 def ks_statistic(base: Sequence[int], win: Sequence[int]) -> float:

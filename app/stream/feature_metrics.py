@@ -27,40 +27,16 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.stream.feature_families import (
+    DIVERGENCE,
+    DRIFTED,
+    FAMILY_OF,
+    PVALUE,
+    RATIO,
+    TEST_STATISTIC,
+    WASSERSTEIN,
+)
 from app.stream.model_series import escape_label_value, go_float
-
-# statistic key of the window result -> the metric family it is exported in.
-PVALUE = "driftline_feature_pvalue"
-TEST_STATISTIC = "driftline_feature_test_statistic"
-DIVERGENCE = "driftline_feature_divergence"
-WASSERSTEIN = "driftline_feature_wasserstein_distance"
-RATIO = "driftline_feature_ratio"
-DRIFTED = "driftline_feature_drifted"
-
-FAMILY_OF: Mapping[str, str] = {
-    "ks_pvalue": PVALUE,
-    "chi2_pvalue": PVALUE,
-    "null_rate_pvalue": PVALUE,
-    "ks": TEST_STATISTIC,
-    "chi2": TEST_STATISTIC,
-    "psi": DIVERGENCE,
-    "js": DIVERGENCE,
-    "kl": DIVERGENCE,
-    "wasserstein": WASSERSTEIN,
-    "null_rate": RATIO,
-    "baseline_null_rate": RATIO,
-    "null_rate_change": RATIO,
-    "out_of_range_share": RATIO,
-    "unseen_share": RATIO,
-}
-# Exported unless DRIFTLINE_METRICS_FEATURE_STATISTICS says otherwise: five series per
-# feature (with driftline_feature_drifted) instead of twelve. The distribution test's
-# p-value, one divergence, the shift in feature units and the null rate are what a
-# dashboard of many models shows; every statistic stays in each window result.
-DEFAULT_STATISTICS = frozenset({"ks_pvalue", "chi2_pvalue", "psi", "wasserstein", "null_rate"})
-# In the window result, never exported: the chi-square test's degrees of freedom are fixed by
-# the baseline's categories (a parameter of the test, not a measurement of the window).
-NOT_EXPORTED = frozenset({"chi2_dof"})
 
 _HELP: Mapping[str, str] = {
     PVALUE: "P-value (probability, 0 to 1) of a drift test on the feature in the model's "

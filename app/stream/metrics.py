@@ -31,7 +31,8 @@ from prometheus_client import (
 from app import __version__
 from app.baseline.model import Baseline
 from app.pipeline.results import WindowResult
-from app.stream.feature_metrics import DEFAULT_STATISTICS, FeatureRow, FeatureStatistics
+from app.stream.feature_families import DEFAULT_STATISTICS
+from app.stream.feature_metrics import FeatureRow, FeatureStatistics
 from app.stream.model_series import ModelFamily
 
 # The ``*_created`` series prometheus_client adds to every counter and histogram child

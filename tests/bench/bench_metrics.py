@@ -45,7 +45,7 @@ from app.pipeline.results import WindowResult
 from app.stats.decision import evaluate_window
 from app.stats.rules import DriftConfig
 from app.stream.admin import create_topics
-from app.stream.feature_metrics import DEFAULT_STATISTICS, FAMILY_OF
+from app.stream.feature_families import DEFAULT_STATISTICS, FAMILY_OF
 from app.stream.metrics import DriftlineMetrics
 from app.stream.publish import produce_events
 from app.windows.spec import WindowSpan

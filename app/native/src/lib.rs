@@ -282,8 +282,9 @@ fn line_end(buf: &[u8], pos: usize) -> usize {
 /// analyze's model filter), before the future bound, as the Python path does.
 ///
 /// `split_from`: lines at least this many bytes long are cut in two at a line, the second
-/// half folded on a helper thread at the same time (`fold_split`); off by default (stage
-/// 1 and replay: the broker and stage 2 have the other core).
+/// half folded on a helper thread at the same time and the GIL released meanwhile
+/// (`fold_split`); off by default (stage 1 and replay: the broker and stage 2 have the
+/// other core).
 ///
 /// Returns (stop index, each model's max_ts_ms, per window None or (events, first index,
 /// last index), (first ts, last ts, min ts, max ts) of folded events or None,
@@ -351,7 +352,12 @@ fn fold<'py>(
         _ => None,
     };
     if let Some((buf, mid)) = split {
-        fold_split(&rules, buf, mid, &mut wins, &mut models, &mut st);
+        let specs: Vec<(usize, i64, &Plan)> = wins.iter().map(|w| (w.model, w.start, w.plan)).collect();
+        let (first, second) = py.detach(|| fold_split(&rules, buf, (st.pos, st.i, mid), &specs, &models));
+        apply(first, &mut wins, &mut models, &mut st);
+        if let Some(second) = second {
+            apply(second, &mut wins, &mut models, &mut st);
+        }
     } else {
         scan(&rules, &source, usize::MAX, &mut wins, &mut models, &mut st);
     }
@@ -531,45 +537,61 @@ fn scan<C: Counts>(
     reached
 }
 
-/// Lines `[st.pos, mid)` folded here while a helper thread folds `[mid, ..)` into counts
-/// of its own, from the same starting state; the helper's work is kept only when this
-/// half ran to `mid` without stopping. Then it is what one scan would have done: with no
-/// stop in the first half, no window opened or closed there and every clock it advanced
-/// stayed below the point that closes a window, so each record of the second half meets
-/// the same decision. (A clock the first half advanced only spares a second-half event
-/// the closing check, which the helper makes anyway: it may stop early, never late.)
+/// One thread's share of a split chunk of lines: its windows' own counts (and events,
+/// first and last index), its clocks, how far it got, and whether it reached its end.
+struct Part {
+    windows: Vec<(Vec<i64>, u64, usize, usize)>,
+    models: Vec<Model>,
+    st: Scanned,
+    reached: bool,
+}
+
+fn scan_part(
+    rules: &Rules,
+    buf: &[u8],
+    (pos, i, end): (usize, usize, usize),
+    specs: &[(usize, i64, &Plan)],
+    mut models: Vec<Model>,
+) -> Part {
+    let mut wins: Vec<Window<Vec<i64>>> =
+        specs.iter().map(|&(m, start, plan)| Window::new(m, start, plan, vec![0; plan.size])).collect();
+    let mut st = Scanned { i, pos, stats: None, skipped: Vec::new() };
+    let reached = scan(rules, &Source::Lines(buf), end, &mut wins, &mut models, &mut st);
+    for w in &mut wins {
+        w.flush();
+    }
+    let windows = wins.into_iter().map(|w| (w.counts, w.n, w.first, w.last)).collect();
+    Part { windows, models, st, reached }
+}
+
+/// Lines `[pos, mid)` folded on this thread while a helper thread folds `[mid, ..)`, both
+/// from the same starting state; the helper's part is returned only when the first ran to
+/// `mid` without stopping. Then it is what one scan would have done: with no stop in the
+/// first half, no window opened or closed there and every clock it advanced stayed below
+/// the point that closes a window, so each record of the second half meets the same
+/// decision. (A clock the first half advanced only spares a second-half event the closing
+/// check, which the helper makes anyway: it may stop early, never late.) Runs without the
+/// GIL: the lines are an immutable `bytes` the caller holds, the counts are the parts' own.
 fn fold_split(
     rules: &Rules,
     buf: &[u8],
-    mid: usize,
-    wins: &mut [Window<&[Cell<i64>]>],
-    models: &mut [Model],
-    st: &mut Scanned,
-) {
-    let lines_before = buf[st.pos..mid].iter().filter(|&&b| b == b'\n').count();
-    let specs: Vec<(usize, i64, &Plan)> = wins.iter().map(|w| (w.model, w.start, w.plan)).collect();
-    let mut helper_models = models.to_vec();
-    let helper_i = st.i + lines_before;
-    let (reached, helper) = std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            let mut hw: Vec<Window<Vec<i64>>> =
-                specs.iter().map(|&(m, start, plan)| Window::new(m, start, plan, vec![0; plan.size])).collect();
-            let mut hs = Scanned { i: helper_i, pos: mid, stats: None, skipped: Vec::new() };
-            scan(rules, &Source::Lines(buf), usize::MAX, &mut hw, &mut helper_models, &mut hs);
-            for w in &mut hw {
-                w.flush();
-            }
-            let hw: Vec<(Vec<i64>, u64, usize, usize)> = hw.into_iter().map(|w| (w.counts, w.n, w.first, w.last)).collect();
-            (hw, helper_models, hs)
-        });
-        let reached = scan(rules, &Source::Lines(buf), mid, wins, models, st);
-        (reached, handle.join())
-    });
-    let Ok((hw, helper_models, hs)) = helper else { return };
-    if !reached || st.pos != mid || st.i != helper_i {
-        return; // the first half stopped: the helper's work assumed it would not
-    }
-    for (win, (counts, n, first, last)) in wins.iter_mut().zip(hw) {
+    (pos, i, mid): (usize, usize, usize),
+    specs: &[(usize, i64, &Plan)],
+    models: &[Model],
+) -> (Part, Option<Part>) {
+    let helper_i = i + buf[pos..mid].iter().filter(|&&b| b == b'\n').count();
+    std::thread::scope(|s| {
+        let helper = s.spawn(|| scan_part(rules, buf, (mid, helper_i, usize::MAX), specs, models.to_vec()));
+        let first = scan_part(rules, buf, (pos, i, mid), specs, models.to_vec());
+        let second = helper.join().ok();
+        let ran_through = first.reached && first.st.pos == mid && first.st.i == helper_i;
+        (first, second.filter(|_| ran_through))
+    })
+}
+
+/// Add a part's counts, events, clocks and progress to the call's windows and state.
+fn apply(part: Part, wins: &mut [Window<&[Cell<i64>]>], models: &mut [Model], st: &mut Scanned) {
+    for (win, (counts, n, first, last)) in wins.iter_mut().zip(part.windows) {
         if n == 0 {
             continue;
         }
@@ -584,19 +606,19 @@ fn fold_split(
         win.n += n;
         win.last = last;
     }
-    for (model, helper) in models.iter_mut().zip(helper_models) {
-        model.max_ts = model.max_ts.max(helper.max_ts);
+    for (model, part) in models.iter_mut().zip(part.models) {
+        model.max_ts = model.max_ts.max(part.max_ts);
     }
-    st.stats = match (st.stats, hs.stats) {
+    st.stats = match (st.stats, part.st.stats) {
         (a, None) => a,
         (None, b) => b,
-        (Some((first, _, lo, hi)), Some((_, last, hlo, hhi))) => Some((first, last, lo.min(hlo), hi.max(hhi))),
+        (Some((first, _, lo, hi)), Some((_, last, plo, phi))) => Some((first, last, lo.min(plo), hi.max(phi))),
     };
-    for (id, n) in hs.skipped {
+    for (id, n) in part.st.skipped {
         st.skip(&id, n);
     }
-    st.i = hs.i;
-    st.pos = hs.pos;
+    st.i = part.st.i;
+    st.pos = part.st.pos;
 }
 
 /// The native verdict on one record: (model_id, epoch ms) when it is surely a valid

@@ -16,7 +16,7 @@ from app.pipeline.results import WindowResult
 from app.stats.decision import evaluate_window
 from app.stats.feature import FeatureStats
 from app.stats.rules import DriftConfig
-from app.stream.feature_metrics import FAMILY_OF, NOT_EXPORTED
+from app.stream.feature_families import FAMILY_OF, NOT_EXPORTED
 from app.stream.metrics import DriftlineMetrics
 from app.windows.spec import WindowSpan
 from tests.factories import make_baseline

@@ -10,11 +10,9 @@ import random
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from app.stream.feature_families import DRIFTED, FAMILY_OF, WASSERSTEIN
 from app.stream.feature_metrics import (
-    DRIFTED,
     FAMILIES,
-    FAMILY_OF,
-    WASSERSTEIN,
     FeatureRow,
     _exposition,
     _family,
