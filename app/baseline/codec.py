@@ -248,16 +248,11 @@ def _feature(name: str, raw: object, at: PathParts) -> FeatureBaseline:
         )
     null_count = _count(f.get("null_count"), [*at, "null_count"])
     count = _count(f.get("count"), [*at, "count"])
-    counts = tuple(
-        _count(c, [*at, "counts", i]) for i, c in enumerate(_list(f.get("counts"), [*at, "counts"]))
-    )
+    counts = _counts(_list(f.get("counts"), [*at, "counts"]), [*at, "counts"])
     if count != sum(counts):
         raise _FieldError([*at, "count"], f"is {count}, but the counts add up to {sum(counts)}")
     if typ == "numeric":
-        edges = tuple(
-            _finite(e, [*at, "edges", i])
-            for i, e in enumerate(_list(f.get("edges"), [*at, "edges"]))
-        )
+        edges = _finites(_list(f.get("edges"), [*at, "edges"]), [*at, "edges"])
         if len(edges) < 2:
             raise _FieldError([*at, "edges"], "needs at least 2 edges")
         single = len(edges) == 2 and edges[0] == edges[1]
@@ -315,14 +310,8 @@ def _ks_grid(
         return None, None
     if "ks_edges" not in f or "ks_counts" not in f:
         raise _FieldError(at, "ks_edges and ks_counts go together")
-    fine = tuple(
-        _finite(e, [*at, "ks_edges", i])
-        for i, e in enumerate(_list(f.get("ks_edges"), [*at, "ks_edges"]))
-    )
-    fine_counts = tuple(
-        _count(c, [*at, "ks_counts", i])
-        for i, c in enumerate(_list(f.get("ks_counts"), [*at, "ks_counts"]))
-    )
+    fine = _finites(_list(f.get("ks_edges"), [*at, "ks_edges"]), [*at, "ks_edges"])
+    fine_counts = _counts(_list(f.get("ks_counts"), [*at, "ks_counts"]), [*at, "ks_counts"])
     if len(fine) < 2 or edges[0] == edges[-1]:
         raise _FieldError([*at, "ks_edges"], "needs at least 2 edges and a column of 2 values")
     for i in range(1, len(fine)):
@@ -374,6 +363,24 @@ def _finite(value: object, at: PathParts) -> float:
     if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
         raise _FieldError(at, "must be a finite number")
     return float(value)  # type: ignore[arg-type]
+
+
+# Arrays of a KS grid hold thousands of items: checked in one pass each, and item by item
+# (to name the wrong one) only when that pass fails.
+
+
+def _counts(values: list[Any], at: PathParts) -> tuple[int, ...]:
+    if all(type(v) is int for v in values) and min(values, default=0) >= 0:
+        return tuple(values)
+    return tuple(_count(v, [*at, i]) for i, v in enumerate(values))
+
+
+def _finites(values: list[Any], at: PathParts) -> tuple[float, ...]:
+    if all(type(v) is float or type(v) is int for v in values):
+        floats = tuple(map(float, values))
+        if all(map(math.isfinite, floats)):
+            return floats
+    return tuple(_finite(v, [*at, i]) for i, v in enumerate(values))
 
 
 # -- where a field is -------------------------------------------------------------------------

@@ -14,10 +14,9 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
 from app.baseline.codec import load_baseline
 from app.cli.options import setting
@@ -31,6 +30,9 @@ from app.pipeline.analyze import AnalysisSummary, AnalyzeOptions, iter_analysis
 from app.stats.rules import load_config
 from app.stats.special import prefetch
 from app.stream.allocator import quiet_collector
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @click.command()
@@ -142,8 +144,11 @@ def analyze(
     total, unit = input_size(input_path, fmt)
 
     def report(line: int, reason: DeadLetterReason, message: str) -> None:
-        # tqdm.write keeps the progress bar below the message instead of breaking it.
-        tqdm.write(f"{input_path}, {where(fmt, line)}: {reason}: {message}", file=sys.stderr)
+        text = f"{input_path}, {where(fmt, line)}: {reason}: {message}"
+        if bars:  # tqdm.write keeps the progress bar below the message, not broken by it
+            type(bars[0]).write(text, file=sys.stderr)
+        else:
+            click.echo(text, err=True)
 
     summary = AnalysisSummary()
     bars: list[tqdm[None]] = []  # the bar, once the input has passed the checks
@@ -156,19 +161,22 @@ def analyze(
     documents = iter_analysis(
         input_path, baseline, options, summary, on_invalid=report, on_progress=progress
     )
-    with (
-        _output(out) as sink,
-        tqdm(
-            total=total or None,
-            unit=unit,
-            unit_scale=True,
-            desc=f"analyzing {os.path.basename(input_path)}",
-            disable=no_progress,
-            file=sys.stderr,
-            leave=False,
-        ) as bar,
-    ):
-        bars.append(bar)
+    with _output(out) as sink, contextlib.ExitStack() as stack:
+        if not no_progress:  # tqdm is imported only for a bar (30 ms of a start)
+            from tqdm import tqdm
+
+            bars.append(
+                stack.enter_context(
+                    tqdm(
+                        total=total or None,
+                        unit=unit,
+                        unit_scale=True,
+                        desc=f"analyzing {os.path.basename(input_path)}",
+                        file=sys.stderr,
+                        leave=False,
+                    )
+                )
+            )
         for doc in documents:
             sink.write(doc.data + b"\n")
     click.echo(

@@ -112,6 +112,7 @@ def test_every_query_selects_series_the_worker_exports() -> None:
     # The source of truth behind the README table (a histogram's _bucket series aside).
     source = (REPO_ROOT / "app" / "stream" / "metrics.py").read_text()
     source += (REPO_ROOT / "app" / "stream" / "feature_metrics.py").read_text()
+    source += (REPO_ROOT / "app" / "stream" / "feature_families.py").read_text()
     doc = dashboard()
     seen: set[str] = set()
     for query in [*panel_queries(doc), *variable_queries(doc)]:
