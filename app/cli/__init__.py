@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import threading
+from typing import Final
 
 import click
 
@@ -27,6 +30,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("app.cli.status", "status"),
     "ui": ("app.cli.ui", "ui"),
 }
+
+
+# What a command returns when the process may end at once: its work is done and its files
+# are closed; the interpreter's teardown of all it imported (numpy, scipy, pydantic) took
+# about 0.1 s of a 2 s analyze.
+EXIT_NOW: Final = "driftline: exit now"
 
 
 class LazyGroup(click.Group):
@@ -57,7 +66,8 @@ def cli() -> None:
 def main() -> None:
     """Console entry point: user mistakes print one clear line and exit 2, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        if cli.main(standalone_mode=False) == EXIT_NOW:
+            _quick_exit()
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -70,3 +80,15 @@ def main() -> None:
         # alert) are collected at exit, and asyncio would log each with a traceback.
         logging.getLogger("asyncio").disabled = True
         sys.exit(2)
+
+
+def _quick_exit() -> None:
+    """Exit 0 now, without the interpreter's teardown: logs and the standard streams are
+    flushed and other threads finished first."""
+    logging.shutdown()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from app.baseline.codec import load_baseline
+from app.cli import EXIT_NOW
 from app.cli.options import setting
 from app.config import load_settings
 from app.contracts import DeadLetterReason
@@ -107,7 +108,7 @@ def analyze(
     input_format: str | None,
     emitted_at: str | None,
     no_progress: bool,
-) -> None:
+) -> str:
     """Window a file by event time and evaluate every window, as the stream would."""
     # scipy.special is first needed when a window closes: imported meanwhile, while the
     # extension folds without the GIL.
@@ -183,6 +184,7 @@ def analyze(
         f"analyze: {summary.line()}" + (f" -> {out}" if out else ""),
         err=True,
     )
+    return EXIT_NOW
 
 
 @contextlib.contextmanager

@@ -187,3 +187,36 @@ def test_a_helper_threads_half_is_kept_when_the_first_half_runs_through(
     assert runs[1] == runs[1 << 40]
     assert max(stop - begin for begin, stop in runs[1]) > 145
     assert outcomes[1] == outcomes[1 << 40] == _run(path, False, monkeypatch)
+
+
+def test_the_command_exits_at_once_with_everything_written(tmp_path: Path) -> None:
+    # analyze ends its process without the interpreter's teardown (app.cli.EXIT_NOW): the
+    # documents on stdout and in --out, and the summary on stderr, are whole all the same.
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    import numpy as np
+
+    from app.baseline.codec import baseline_to_dict, compute_baseline_id, dump_baseline
+    from tests.factories import MODEL_ID, make_baseline, numeric_from_values
+
+    rng = np.random.default_rng(3)
+    base = make_baseline(numeric_from_values("x", rng.normal(size=5_000), ks_cells=200))
+    base = replace(base, baseline_id=compute_baseline_id(baseline_to_dict(base)))
+    dump_baseline(base, tmp_path / "baseline.json")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(
+        orjson.dumps({"model_id": MODEL_ID, "timestamp": START_MS + i * 250,
+                      "features": {"x": float(x)}, "prediction": 0.5}) + b"\n"
+        for i, x in enumerate(rng.normal(size=2_000))
+    ))  # fmt: skip
+    args = [sys.executable, "-m", "app", "analyze", "--input", str(events), "--baseline",
+            str(tmp_path / "baseline.json"), "--no-progress", "--emitted-at",
+            "2026-12-01T00:00:00Z"]  # fmt: skip
+    piped = subprocess.run(args, capture_output=True)
+    written = subprocess.run([*args, "--out", str(tmp_path / "out.jsonl")], capture_output=True)
+    assert piped.returncode == written.returncode == 0, piped.stderr
+    assert piped.stdout == (tmp_path / "out.jsonl").read_bytes() != b""
+    assert piped.stdout.count(b"\n") >= 2 and piped.stdout.endswith(b"\n")  # 2 windows
+    assert written.stderr.startswith(b"analyze: 2,000 records, 2,000 events")
