@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from app.baseline.registry import BaselineRegistry
 from app.contracts import DeadLetterReason
@@ -20,8 +20,9 @@ from app.pipeline.results import window_id
 from app.windows.binner import LateEvent, Output, PartitionBinner
 
 
-class SourceRecord(Protocol):
-    """What a dead letter names of an input record (aiokafka's ConsumerRecord has it)."""
+@dataclass(slots=True)
+class SourceRecord:
+    """What a dead letter names of an input record (``RecordRun.record`` gives one)."""
 
     topic: str
     partition: int

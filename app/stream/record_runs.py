@@ -32,6 +32,7 @@ from aiokafka.consumer import fetcher as aiokafka_fetcher
 
 from app.native import load
 from app.native.spans import SpanValues
+from app.pipeline.fold import SourceRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +40,6 @@ _OFFSET = attrgetter("offset")
 _TIMESTAMP = attrgetter("timestamp")
 _KEY = attrgetter("key")
 _VALUE = attrgetter("value")
-
-
-@dataclass(slots=True)
-class Record:
-    """One record of a run, for a dead letter (``app.pipeline.fold.SourceRecord``)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass(slots=True)
@@ -67,8 +56,9 @@ class RecordRun:
     def __len__(self) -> int:
         return len(self.offsets)
 
-    def record(self, i: int) -> Record:
-        return Record(
+    def record(self, i: int) -> SourceRecord:
+        """Record ``i`` as a dead letter names it."""
+        return SourceRecord(
             self.topic,
             self.partition,
             self.offsets[i],

@@ -36,14 +36,14 @@ from app.contracts.decode import DecodeLimits
 from app.errors import DriftlineError
 from app.native.folder import NativeRun, fold_records
 from app.pipeline.close import WindowCloser, histogram_ops
-from app.pipeline.fold import Rejected
+from app.pipeline.fold import Rejected, SourceRecord
 from app.pipeline.incidents import IncidentTracker
 from app.pipeline.replay import PartitionRun, merge_runs
 from app.stream import kafka, record_runs
 from app.stream.admin import MAX_DEAD_LETTER_BYTES, describe_topics
 from app.stream.allocator import quiet_collector
 from app.stream.baseline_feed import BaselineFeed
-from app.stream.record_runs import Record, RecordRun
+from app.stream.record_runs import RecordRun
 from app.windows.binner import PartitionBinner
 
 
@@ -196,7 +196,7 @@ def _fold(
     registry: BaselineRegistry,
     limits: DecodeLimits,
     models: frozenset[str],
-) -> Iterator[tuple[Rejected, Record]]:
+) -> Iterator[tuple[Rejected, SourceRecord]]:
     """Fold records in (in order); yields each dead letter's rejection with its record."""
     # "When read": the record's own timestamp (when it was written, so about when a live
     # worker that kept up read it), so replay applies the future bound as live did.

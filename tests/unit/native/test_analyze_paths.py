@@ -43,6 +43,23 @@ def _run(path: Path, native: bool, monkeypatch: pytest.MonkeyPatch) -> Outcome:
     )  # fmt: skip
 
 
+def _runs_taken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """From now on, (begin, stop) of every run the extension takes, in order."""
+    from app.native.folder import NativeFolder, NativeRun
+
+    taken: list[tuple[int, int]] = []
+    fold = NativeFolder.fold
+
+    def counting(self: NativeFolder, *args: object, **kwargs: object) -> NativeRun | None:
+        run = fold(self, *args, **kwargs)  # type: ignore[arg-type]
+        if run is not None:
+            taken.append((run.begin, run.stop))
+        return run
+
+    monkeypatch.setattr(NativeFolder, "fold", counting)
+    return taken
+
+
 def test_analyze_jsonl_is_the_same_on_both_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,7 +91,6 @@ def test_lines_cut_across_chunks_are_the_same_on_both_paths(
     # The extension splits a chunk of lines itself: chunks of ~1 kB cut every few lines,
     # with CRLF and LF endings, an empty line, an invalid one and no final newline.
     import app.native.jsonl as jsonl
-    from app.native.folder import NativeFolder, NativeRun
 
     lines = [_typical(i) + (b"\r\n" if i % 3 == 0 else b"\n") for i in range(600)]
     lines[5] = b"\n"
@@ -83,18 +99,9 @@ def test_lines_cut_across_chunks_are_the_same_on_both_paths(
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(lines))
     monkeypatch.setattr(jsonl, "CHUNK_BYTES", 1000)
-    taken: list[int] = []
-    fold = NativeFolder.fold
-
-    def counting(self: NativeFolder, *args: object, **kwargs: object) -> NativeRun | None:
-        run = fold(self, *args, **kwargs)  # type: ignore[arg-type]
-        if run is not None:
-            taken.append(run.stop - run.begin)
-        return run
-
-    monkeypatch.setattr(NativeFolder, "fold", counting)
+    taken = _runs_taken(monkeypatch)
     fast = _run(path, True, monkeypatch)
-    assert sum(taken) > 500  # the extension took most lines, in many chunks
+    assert sum(stop - begin for begin, stop in taken) > 500  # most lines, in many chunks
     slow = _run(path, False, monkeypatch)
     assert fast == slow
     assert [(line, reason) for line, reason, _ in fast[1]] == [(8, "invalid_json")]
@@ -112,7 +119,6 @@ def test_chunks_folded_on_two_threads_are_the_same_as_one_scan(
     import random
 
     import app.native.jsonl as jsonl
-    from app.native.folder import NativeFolder, NativeRun
 
     rng = random.Random(seed)
     lines, ts = [], START_MS
@@ -135,20 +141,11 @@ def test_chunks_folded_on_two_threads_are_the_same_as_one_scan(
     path.write_bytes(b"\n".join(lines) + b"\n")
     monkeypatch.setattr(jsonl, "CHUNK_BYTES", rng.choice([3_000, 20_000, 200_000]))
     monkeypatch.setattr(jsonl, "SPLIT_BYTES", 1)
-    taken: list[int] = []
-    fold = NativeFolder.fold
-
-    def counting(self: NativeFolder, *args: object, **kwargs: object) -> NativeRun | None:
-        run = fold(self, *args, **kwargs)  # type: ignore[arg-type]
-        if run is not None:
-            taken.append(run.stop - run.begin)
-        return run
-
-    monkeypatch.setattr(NativeFolder, "fold", counting)
+    taken = _runs_taken(monkeypatch)
     fast = _run(path, True, monkeypatch)
     slow = _run(path, False, monkeypatch)
     assert fast == slow
-    assert sum(taken) > 500  # the extension took its share, around the stops
+    assert sum(stop - begin for begin, stop in taken) > 500  # its share, around the stops
     late = fast[2][4]
     assert isinstance(late, int) and late > 0  # late events reached the Python path
 
@@ -160,30 +157,19 @@ def test_a_helper_threads_half_is_kept_when_the_first_half_runs_through(
     # threads, the extension's runs are exactly those of one thread (a discarded half
     # would show as a run cut at the middle of a chunk).
     import app.native.jsonl as jsonl
-    from app.native.folder import NativeFolder, NativeRun
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(_typical(i) + b"\n" for i in range(3_000)))
     # Lines of 178-198 bytes: a chunk holds at most 282, so a run of more than 145 lines
     # crossed the middle of the lines its call was given.
     monkeypatch.setattr(jsonl, "CHUNK_BYTES", 50_000)
-    fold = NativeFolder.fold
     runs: dict[int, list[tuple[int, int]]] = {}
     outcomes = {}
     for split in (1, 1 << 40):
         monkeypatch.setattr(jsonl, "SPLIT_BYTES", split)
-        taken = runs.setdefault(split, [])
-
-        def counting(
-            self: NativeFolder, *args: object, _taken: list[tuple[int, int]] = taken, **kw: object
-        ) -> NativeRun | None:
-            run = fold(self, *args, **kw)  # type: ignore[arg-type]
-            if run is not None:
-                _taken.append((run.begin, run.stop))
-            return run
-
-        monkeypatch.setattr(NativeFolder, "fold", counting)
-        outcomes[split] = _run(path, True, monkeypatch)
+        with monkeypatch.context() as patch:
+            runs[split] = _runs_taken(patch)
+            outcomes[split] = _run(path, True, monkeypatch)
     assert runs[1] == runs[1 << 40]
     assert max(stop - begin for begin, stop in runs[1]) > 145
     assert outcomes[1] == outcomes[1 << 40] == _run(path, False, monkeypatch)

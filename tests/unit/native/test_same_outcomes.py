@@ -21,7 +21,7 @@ from app.contracts.decode import DecodeError, DecodeLimits, decode_event
 from app.native.folder import NativeRun, fold_records
 from app.native.loader import NativeModule, load
 from app.pipeline.close import histogram_ops
-from app.pipeline.fold import Folded
+from app.pipeline.fold import Folded, SourceRecord
 from app.windows.binner import PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
 from app.windows.spec import WindowSpec
@@ -95,16 +95,6 @@ def _output(out: object) -> Any:
     return repr(out)
 
 
-class _Rec:
-    def __init__(self, offset: int, value: bytes | None) -> None:
-        self.topic = "events"
-        self.partition = 0
-        self.offset = offset
-        self.timestamp = NOW_MS
-        self.key: bytes | None = None
-        self.value = value
-
-
 def _run(values: list[bytes | None], native: NativeModule | bool, models: frozenset[str]) -> Any:
     """Every record's outcome, the outputs in order, the end outputs and the snapshot."""
     registry = _registry()
@@ -135,7 +125,7 @@ def _run(values: list[bytes | None], native: NativeModule | bool, models: frozen
                 outcomes[batch_start + i] = "folded-or-skipped"
                 outputs.extend(_output(o) for o in result.outputs)
             else:
-                rec = _Rec(offsets[batch_start + i], batch[i])
+                rec = SourceRecord("events", 0, offsets[batch_start + i], NOW_MS, None, batch[i])
                 outcomes[batch_start + i] = result.letter(rec, received_at_ms=NOW_MS)
     snapshot = snapshot_to_bytes(binner)
     end = [_output(o) for o in binner.on_end()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from app.binning.histogram import HistogramOps
 from app.codecs.stage1_snapshot import snapshot_to_bytes
 from app.contracts.decode import DecodeLimits
 from app.pipeline.fold import Folded, Rejected, fold_record
+from app.pipeline.fold import SourceRecord as Record
 from app.pipeline.results import window_id
 from app.windows.binner import Output, PartitionBinner, WatermarkAdvanced
 from app.windows.partial import Partial
@@ -28,18 +28,6 @@ SPEC = WindowSpec(size_ms=MINUTE, lateness_ms=0)
 LIMITS = DecodeLimits(max_bytes=300, max_features=3)
 PARTITION = 2
 NOW = T0 + 60 * MINUTE  # the wall clock when records are read
-
-
-@dataclass
-class Record:
-    """An input record as a dead letter sees it (aiokafka's ConsumerRecord has these)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 def event(model: str, ts_ms: int | str, x: Any = 0.5) -> bytes:
