@@ -6,7 +6,8 @@
 #   deploy/kafka/kafka.sh down     stop the broker this checkout started (by its recorded PID)
 #   deploy/kafka/kafka.sh status   exit 0 if it is running and answering, else 1
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_START_TIMEOUT (90 s).
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_START_TIMEOUT (90 s),
+# KAFKA_JVM_EXTRA_OPTS (-XX:TieredStopAtLevel=1: C1 JIT only, see `up`; empty for the full JIT).
 # Everything it writes lives under .kafka/ (git-ignored). Every failure is one line on stderr.
 set -euo pipefail
 
@@ -303,10 +304,15 @@ up() {
 
     # nohup + </dev/null: the broker outlives this script and the terminal; 9>&-: it must not
     # keep our lock. nohup execs java, so $! is the JVM's own PID (the one `down` signals).
-    # JVM flags follow kafka-server-start.sh / kafka-run-class.sh (which a bare java call skips).
+    # JVM flags follow kafka-server-start.sh / kafka-run-class.sh (which a bare java call skips),
+    # plus KAFKA_JVM_EXTRA_OPTS, by default -XX:TieredStopAtLevel=1: this broker shares a
+    # small machine with what it serves and lives for one test run or bench, and in its
+    # first minutes the JIT's C2 thread took 1.2 s of CPU per million events a worker read
+    # (twice the ~0.5 s of serving them), through five bench-sized runs. C1 alone compiles
+    # at once and served those runs at 0.5-0.9 s. KAFKA_JVM_EXTRA_OPTS= (empty) restores C2.
     nohup java -Xms512m -Xmx1g -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
-        -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
+        -XX:MaxInlineLevel=15 -Djava.awt.headless=true ${KAFKA_JVM_EXTRA_OPTS--XX:TieredStopAtLevel=1} \
         -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$LOGDIR" \
         -cp "$LIBS/*" kafka.Kafka "$CONF" </dev/null >>"$LOG" 2>&1 9>&- &
     pid=$!
