@@ -12,7 +12,7 @@ BENCH ?=
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
+.PHONY: help setup bytecode browser kafka-fetch kafka-up kafka-down kafka-status test test-unit lint typecheck bench demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -37,7 +37,13 @@ $(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
 	fi
 	@touch $@
 
-setup: $(VENV)/.installed $(VENV)/.native .tools/promtool .tools/prometheus browser ## Create the virtualenv and install Driftline with its dev tools (the native extension, promtool, prometheus, chromium)
+# app/'s bytecode, written ahead: the package is installed editable (pip compiles nothing),
+# and with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every `python -m app`
+# compiled its modules again: 80 ms of a 0.57 s analyze start. Only changed files are redone.
+bytecode: $(VENV)/.installed
+	@$(PY) -m compileall -q app
+
+setup: $(VENV)/.installed $(VENV)/.native bytecode .tools/promtool .tools/prometheus browser ## Create the virtualenv and install Driftline with its dev tools (the native extension, promtool, prometheus, chromium)
 
 # promtool checks /metrics and the alert rules in the tests, the server scrapes a worker in
 # one; both from Debian's prometheus package, unpacked under .tools/
