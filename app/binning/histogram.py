@@ -63,6 +63,7 @@ from app.binning.plans import (
     place,
 )
 from app.contracts.decode import prediction_value
+from app.native.loader import load
 
 __all__ = [
     "BATCH_ROWS",
@@ -649,8 +650,15 @@ def _read_sparse(cells: npt.NDArray[np.int64], data: object, name: str) -> None:
         raise ValueError(f"feature {name!r}: KS-grid cells must be [cell, count, ...]")
     if not data:
         return
-    # Vectorised for the usual, valid case (a partial holds thousands of cells per
-    # feature); anything it doubts takes the loop below, which names the first fault.
+    # The usual, valid case (a partial holds thousands of cells per feature) in one
+    # compiled pass when the extension is there, else vectorised; anything either doubts
+    # takes the loop below, which names the first fault.
+    native = load()
+    packed = None if native is None else native.sparse_cells(data, len(cells))
+    if packed is not None:
+        read = np.frombuffer(packed, dtype=np.int64)
+        cells[read[0::2]] = read[1::2]
+        return
     if set(map(type, data)) == {int}:
         try:
             pairs = np.array(data, dtype=np.int64)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 ENV: Final = "DRIFTLINE_NATIVE"
-ABI: Final = 6  # the extension's ``ABI``: the call shapes this wrapper expects
+ABI: Final = 7  # the extension's ``ABI``: the call shapes this wrapper expects
 
 FoldResult = tuple[
     int,
@@ -54,6 +54,8 @@ class NativeModule(Protocol):
     ) -> tuple[int, list[int], list[int], list[bytes | None], bytes] | None: ...
 
     def crc32c(self, data: bytes) -> int: ...
+
+    def sparse_cells(self, data: list[object], n_cells: int) -> bytes | None: ...
 
 
 _state: dict[str, tuple[NativeModule | None, str]] = {}

@@ -686,6 +686,37 @@ fn split_records<'py>(
     )))
 }
 
+/// A KS grid's `[cell, count, ...]` list as read from a partial (JSON, so Python ints):
+/// the same pairs as little-endian int64 bytes, or None when the list is not plainly
+/// valid -- an odd length, an item that is not exactly an int (bool, float, str), a
+/// value beyond int64, cells not increasing from 0 up to below `n_cells`, a count of
+/// zero. The Python reader (`app.binning.histogram._read_sparse`) then names the fault.
+/// One pass with no Python object made: numpy's type check and conversion of the same
+/// list took ~150 us per feature and partial, 6% of a worker on the bench.
+#[pyfunction]
+fn sparse_cells<'py>(py: Python<'py>, data: &Bound<'py, PyList>, n_cells: i64) -> Option<Bound<'py, PyBytes>> {
+    let n = data.len();
+    if n % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n * 8);
+    let mut last: i64 = -1;
+    for (k, item) in data.iter().enumerate() {
+        // Exactly int: a bool is an int subclass, and JSON's true is not a count.
+        let v: i64 = item.cast_exact::<pyo3::types::PyInt>().ok()?.extract().ok()?;
+        if k % 2 == 0 {
+            if v <= last || v >= n_cells {
+                return None;
+            }
+            last = v;
+        } else if v <= 0 {
+            return None;
+        }
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Some(PyBytes::new(py, &out))
+}
+
 /// CRC-32C of `data` (Kafka's batch checksum). For tests.
 #[pyfunction]
 fn crc32c(data: &[u8]) -> u32 {
@@ -700,6 +731,7 @@ fn driftline_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(number, m)?)?;
     m.add_function(wrap_pyfunction!(split_records, m)?)?;
     m.add_function(wrap_pyfunction!(crc32c, m)?)?;
-    m.add("ABI", 6)?;
+    m.add_function(wrap_pyfunction!(sparse_cells, m)?)?;
+    m.add("ABI", 7)?;
     Ok(())
 }
