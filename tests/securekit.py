@@ -338,7 +338,7 @@ class SecureBroker:
         conf = self.folder / "server.properties"
         conf.write_text(self._properties(data))
         log4j = f"-Dlog4j.configuration=file:{REPO_ROOT / 'deploy' / 'kafka' / 'log4j.properties'}"
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = _cluster_id()
         scram = [
             arg
             for name, password in USERS.items()
@@ -433,3 +433,12 @@ async def grant(bootstrap: str, grants: list[Grant], principals: dict[str, str])
                 raise RuntimeError(f"creating ACL {g} failed: {errors}")
     finally:
         await admin.close()
+
+
+def _cluster_id() -> str:
+    """A random id in `kafka-storage random-uuid`'s form, never starting with "-" (as
+    Kafka's Uuid.randomUuid): the storage tool's parser reads such an id as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

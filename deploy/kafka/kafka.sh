@@ -289,8 +289,12 @@ up() {
     rm -rf "$DATA"
     mkdir -p "$DATA" "$LOGDIR"
     local cluster_id started
-    # Same 22-character URL-safe base64 form as `kafka-storage random-uuid`, without a JVM.
-    cluster_id=$("$PY" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')
+    # Same 22-character URL-safe base64 form as `kafka-storage random-uuid`, without a JVM,
+    # and like Kafka's Uuid.randomUuid never starting with "-": the storage tool's argument
+    # parser reads such an id as an option and formatting fails (1 start in 64 did).
+    cluster_id=$("$PY" -c 'import base64, uuid
+while (u := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()).startswith("-"): pass
+print(u)')
     started=$SECONDS
     # Keep the previous run's log: it may be the one explaining a failure.
     [ ! -f "$LOG" ] || mv -f "$LOG" "$LOG.1"
