@@ -367,8 +367,13 @@ def run() -> None:
         _worker_run(1, _env(prefix, f"{prefix}-warm"), work, total)
         print(f"broker warm-up (one bare read, one worker run; unmeasured): "
               f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
-        bare = asyncio.run(_bare_consumer_rate(settings.topic_predictions, total))
-        print(f"bare aiokafka consumer (ceiling): {bare:,.0f} events/s")
+        # The ceiling is the better of two reads: one read moved by a third between benches
+        # (223,000-363,000 events/s), and a low one flatters every ratio below.
+        reads = [asyncio.run(_bare_consumer_rate(settings.topic_predictions, total))
+                 for _ in range(2)]  # fmt: skip
+        bare = max(reads)
+        print(f"bare aiokafka consumer (ceiling, the better of two reads): {bare:,.0f} events/s "
+              f"({' and '.join(f'{r:,.0f}' for r in reads)})")  # fmt: skip
         split = asyncio.run(_bare_consumer_rate(settings.topic_predictions, total, split=True))
         print(f"the same consumer reading record batches through the extension (stage 1's and "
               f"replay's reader, no per-record objects): {split:,.0f} events/s")  # fmt: skip
