@@ -213,7 +213,7 @@ async def test_a_second_worker_with_a_running_workers_instance_id_stops_one_in_o
     second.start()
     second.ready(timeout_s=90)
     # The broker gives the id to the newcomer; the worker that had it finds out at its
-    # next heartbeat (1 s) and stops: exit code 2, one line, no traceback.
+    # next heartbeat (0.25 s) and stops: exit code 2, one line, no traceback.
     assert first.proc is not None
     code = await asyncio.to_thread(first.proc.wait, 30)
     stderr = first.stderr()

@@ -49,13 +49,13 @@ def test_both_groups_join_with_the_instance_id_and_the_session_timeout() -> None
     assert membership(settings) == {
         "group_instance_id": "w-1",
         "session_timeout_ms": 20_000,
-        "heartbeat_interval_ms": 1000,
+        "heartbeat_interval_ms": 250,
     }
     assert faust_membership(settings) == {
         "consumer_group_instance_id": "w-1",
         "canonical_url": "http://w-1",
         "broker_session_timeout": 20.0,
-        "broker_heartbeat_interval": 1.0,
+        "broker_heartbeat_interval": 0.25,
     }
 
 
